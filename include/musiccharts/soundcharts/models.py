@@ -1,0 +1,355 @@
+"""Typed models of Soundcharts API payloads.
+
+They accept every recorded response in ``shared/fixtures/recorded`` unchanged (real payloads are not always
+tidy: ``page.next`` may be ``""`` and ``page.previous`` the string ``"None"``). Unknown keys are ignored so
+that additive API changes do not break us; a missing or mistyped key we rely on raises, and
+:func:`parse_payload` turns that into an error naming the endpoint and the field.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class SoundchartsModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class ApiErrorItem(SoundchartsModel):
+    key: str | None = None
+    code: int | None = None
+    message: str | None = None
+
+
+class Page(SoundchartsModel):
+    offset: int = 0
+    limit: int = 100
+    total: int | None = None
+    next: str | None = None
+    previous: str | None = None
+
+    @field_validator("next", "previous", mode="before")
+    @classmethod
+    def _blank_to_none(cls, value: Any) -> Any:
+        # Seen in recorded responses: "" and the string "None" both mean "no such page".
+        if value in ("", "None", "null"):
+            return None
+        return value
+
+
+# --- charts -----------------------------------------------------------------------------------------------
+
+
+class Platform(SoundchartsModel):
+    code: str
+    name: str
+
+
+class ChartMetric(SoundchartsModel):
+    type: str | None = None
+    description: str | None = None
+
+
+class ChartInfo(SoundchartsModel):
+    slug: str
+    name: str
+    type: str | None = None
+    platform: str
+    frequency: str
+    country_code: str | None = Field(default=None, alias="countryCode")
+    country_name: str | None = Field(default=None, alias="countryName")
+    city_name: str | None = Field(default=None, alias="cityName")
+    max_results_count: int | None = Field(default=None, alias="maxResultsCount")
+    web_url: str | None = Field(default=None, alias="webUrl")
+    metric: ChartMetric | None = None
+
+
+class SongRef(SoundchartsModel):
+    uuid: str
+    name: str
+    credit_name: str | None = Field(default=None, alias="creditName")
+    image_url: str | None = Field(default=None, alias="imageUrl")
+
+
+class RankingItem(SoundchartsModel):
+    song: SongRef
+    position: int
+    position_evolution: int | None = Field(default=None, alias="positionEvolution")
+    metric: float | None = None
+    entry_state: str | None = Field(default=None, alias="entryState")
+    entry_date: datetime | None = Field(default=None, alias="entryDate")
+    rank_date: datetime | None = Field(default=None, alias="rankDate")
+    old_position: int | None = Field(default=None, alias="oldPosition")
+    time_on_chart: int | None = Field(default=None, alias="timeOnChart")
+    time_on_chart_unit: str | None = Field(default=None, alias="timeOnChartUnit")
+
+
+class RankingRelated(SoundchartsModel):
+    chart: ChartInfo
+    date: datetime
+
+
+class ChartRankingPage(SoundchartsModel):
+    """One page of ``GET /api/v2.14/chart/song/{slug}/ranking/{datetime|latest}``."""
+
+    related: RankingRelated
+    items: list[RankingItem]
+    page: Page
+    errors: list[ApiErrorItem] = []
+
+
+class ChartRanking(SoundchartsModel):
+    """A whole ranking: every page merged. ``raw_pages`` keeps the payloads for audit (JSONB)."""
+
+    chart: ChartInfo
+    date: datetime
+    items: list[RankingItem]
+    total: int
+    raw_pages: list[dict[str, Any]] = []
+
+
+class ChartListPage(SoundchartsModel):
+    """One page of ``GET /api/v2/chart/song/by-platform/{platform}``."""
+
+    items: list[ChartInfo]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+class PlatformListPage(SoundchartsModel):
+    items: list[Platform]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+class RankingDatesPage(SoundchartsModel):
+    """One page of ``GET /api/v2/chart/song/{slug}/available-rankings`` (items are plain datetimes)."""
+
+    items: list[datetime]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+# --- songs ------------------------------------------------------------------------------------------------
+
+
+class Isrc(SoundchartsModel):
+    value: str
+    country_code: str | None = Field(default=None, alias="countryCode")
+    country_name: str | None = Field(default=None, alias="countryName")
+
+
+class ArtistRef(SoundchartsModel):
+    uuid: str
+    name: str
+    slug: str | None = None
+    app_url: str | None = Field(default=None, alias="appUrl")
+    image_url: str | None = Field(default=None, alias="imageUrl")
+
+
+class Genre(SoundchartsModel):
+    root: str
+    sub: list[str] = []
+
+
+class Label(SoundchartsModel):
+    name: str
+    type: str | None = None
+
+
+class AudioFeatures(SoundchartsModel):
+    acousticness: float | None = None
+    danceability: float | None = None
+    energy: float | None = None
+    instrumentalness: float | None = None
+    key: int | None = None
+    liveness: float | None = None
+    loudness: float | None = None
+    mode: int | None = None
+    speechiness: float | None = None
+    tempo: float | None = None
+    time_signature: int | None = Field(default=None, alias="timeSignature")
+    valence: float | None = None
+
+
+class SongMetadata(SoundchartsModel):
+    uuid: str
+    name: str
+    isrc: Isrc | None = None
+    credit_name: str | None = Field(default=None, alias="creditName")
+    artists: list[ArtistRef] = []
+    release_date: datetime | None = Field(default=None, alias="releaseDate")
+    copyright: str | None = None
+    app_url: str | None = Field(default=None, alias="appUrl")
+    image_url: str | None = Field(default=None, alias="imageUrl")
+    duration: int | None = None  # seconds
+    explicit: bool | None = None
+    genres: list[Genre] = []
+    composers: list[str] = []
+    producers: list[str] = []
+    labels: list[Label] = []
+    audio: AudioFeatures | None = None
+    language_code: str | None = Field(default=None, alias="languageCode")
+    distributor: str | None = None
+
+    @field_validator("isrc", mode="before")
+    @classmethod
+    def _isrc_string_to_object(cls, value: Any) -> Any:
+        # Older schema versions sent the ISRC as a bare string.
+        if isinstance(value, str):
+            return {"value": value} if value else None
+        return value
+
+    @field_validator("release_date", mode="before")
+    @classmethod
+    def _date_only_release(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) == 10:
+            return f"{value}T00:00:00+00:00"
+        return value
+
+
+class SongMetadataResponse(SoundchartsModel):
+    type: str | None = None
+    object: SongMetadata
+    errors: list[ApiErrorItem] = []
+
+
+class SongMetadataCollection(SoundchartsModel):
+    items: list[SongMetadata]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+class SongIdentifier(SoundchartsModel):
+    platform_name: str | None = Field(default=None, alias="platformName")
+    platform_code: str = Field(alias="platformCode")
+    identifier: str
+    url: str | None = None
+    default: bool = False
+
+
+class SongIdentifiersPage(SoundchartsModel):
+    items: list[SongIdentifier]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+class AudiencePlot(SoundchartsModel):
+    identifier: str | None = None
+    value: float | None = None
+
+
+class AudiencePoint(SoundchartsModel):
+    date: datetime
+    plots: list[AudiencePlot] = []
+
+
+class SongAudiencePage(SoundchartsModel):
+    """One page of ``GET /api/v2/song/{uuid}/audience/{platform}`` (newest first)."""
+
+    related: dict[str, Any] | None = None
+    items: list[AudiencePoint]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+# --- artists ----------------------------------------------------------------------------------------------
+
+
+class ArtistMetadata(SoundchartsModel):
+    uuid: str
+    name: str
+    slug: str | None = None
+    app_url: str | None = Field(default=None, alias="appUrl")
+    image_url: str | None = Field(default=None, alias="imageUrl")
+    web_url: str | None = Field(default=None, alias="webUrl")
+    country_code: str | None = Field(default=None, alias="countryCode")
+    genres: list[Genre | str] = []
+    biography: str | None = None
+    isni: str | None = None
+    ipi: str | None = None
+    gender: str | None = None
+    type: str | None = None
+    birth_date: date | datetime | None = Field(default=None, alias="birthDate")
+    career_stage: str | None = Field(default=None, alias="careerStage")
+    growth_level: str | None = Field(default=None, alias="growthLevel")
+    city_name: str | None = Field(default=None, alias="cityName")
+
+
+class ArtistMetadataResponse(SoundchartsModel):
+    type: str | None = None
+    object: ArtistMetadata
+    errors: list[ApiErrorItem] = []
+
+
+class ArtistMetadataCollection(SoundchartsModel):
+    items: list[ArtistMetadata]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+class ArtistAudiencePoint(SoundchartsModel):
+    """``/api/v2/artist/{uuid}/audience/{platform}`` item: one value per date (followers, listeners...)."""
+
+    date: datetime
+    value: float | None = None
+    identifier: str | None = None
+
+
+class ArtistAudiencePage(SoundchartsModel):
+    related: dict[str, Any] | None = None
+    items: list[ArtistAudiencePoint]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+class ArtistStreamingPoint(SoundchartsModel):
+    """``/api/v2/artist/{uuid}/streaming/{platform}`` item, with city and country breakdowns."""
+
+    date: datetime
+    value: float | None = None
+    city_plots: list[dict[str, Any]] = Field(default=[], alias="cityPlots")
+    country_plots: list[dict[str, Any]] = Field(default=[], alias="countryPlots")
+
+
+class ArtistStreamingPage(SoundchartsModel):
+    related: dict[str, Any] | None = None
+    items: list[ArtistStreamingPoint]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
+
+
+class TeamUsage(SoundchartsModel):
+    """``/api/v2/team/usage``: the shape is not documented precisely, so everything is kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# --- validation entry point --------------------------------------------------------------------------------
+
+
+class PayloadValidationError(ValueError):
+    """A response did not fit its model. The message names the endpoint and the offending field(s)."""
+
+    def __init__(self, endpoint: str, error: ValidationError) -> None:
+        fields = []
+        for item in error.errors()[:5]:
+            location = ".".join(str(part) for part in item["loc"]) or "<root>"
+            fields.append(f"{location}: {item['msg']}")
+        self.endpoint = endpoint
+        self.fields = [".".join(str(p) for p in item["loc"]) for item in error.errors()]
+        super().__init__(f"unexpected response from {endpoint}: " + "; ".join(fields))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_payload(model: type[M], payload: Any, endpoint: str) -> M:
+    """Validate ``payload`` into ``model``; raise :class:`PayloadValidationError` naming endpoint and field."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise PayloadValidationError(endpoint, error) from None

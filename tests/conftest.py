@@ -1,0 +1,85 @@
+"""Test-session wiring: real Postgres and Redis, an isolated AIRFLOW_HOME, and shared fixtures.
+
+Airflow reads its configuration when it is first imported, so the environment is set here, at import time,
+before any test module imports ``airflow``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from services import PostgresServer, locate_postgres, locate_redis  # noqa: E402
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="musiccharts-test-airflow-"))
+_PG = locate_postgres()
+# One metadata database per checkout, so parallel checkouts on one machine do not collide.
+_METADATA_DB = "mc_test_airflow"
+_PRODUCT_DB = "mc_test_product"
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _PG.sqlalchemy_url(_METADATA_DB),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
+        "PYTHONPATH": os.pathsep.join(
+            str(REPO_ROOT / part) for part in ("include", "plugins", "simulators", "stack")
+        ),
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    return _PG
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return locate_redis()
+
+
+@pytest.fixture(scope="session")
+def product_dsn(postgres_server: PostgresServer) -> str:
+    """A freshly migrated product database for this test session."""
+    from musiccharts.db.migrate import upgrade
+
+    dsn = postgres_server.recreate_database(_PRODUCT_DB)
+    upgrade(dsn)
+    return dsn
+
+
+@pytest.fixture
+def clean_product_db(product_dsn: str) -> str:
+    """The product database with every data table emptied (schema and migrations kept)."""
+    from musiccharts.db.migrate import truncate_all
+
+    truncate_all(product_dsn)
+    return product_dsn
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata_db(postgres_server: PostgresServer) -> str:
+    """Airflow's metadata database, migrated once per session (needed by ``dag.test()``)."""
+    postgres_server.ensure_database(_METADATA_DB)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        env=os.environ.copy(),
+        capture_output=True,
+        timeout=600,
+    )
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
