@@ -1,0 +1,59 @@
+# MusicCharts Airflow repository. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+# The lock is resolved as of this date, so `make lock-check` gives the same answer tomorrow as today.
+LOCK_DATE := 2026-11-28T00:00:00Z
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --exclude-newer $(LOCK_DATE) --quiet
+export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins:$(CURDIR)/simulators:$(CURDIR)/stack
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: help install run lock lock-check lint fix test test-fast bench clean-data
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	@touch $@
+
+install: $(BIN)/.installed ## Create .venv exactly from requirements.lock
+
+run: install ## Run the product locally: Postgres, simulators, Airflow UI on :8080 (EXECUTOR=celery for Celery)
+	$(BIN)/python -m musiccharts_stack
+
+lock: ## Re-resolve requirements.lock from requirements.in
+	$(BIN)/uv pip compile requirements.in -o requirements.lock $(LOCK_FLAGS)
+
+lock-check: install ## Fail if requirements.lock is stale against requirements.in
+	@$(BIN)/uv pip compile requirements.in -o $(VENV)/lock-check.txt $(LOCK_FLAGS) --no-header
+	@diff <(grep -v '^#' requirements.lock) <(grep -v '^#' $(VENV)/lock-check.txt) \
+		|| { echo "requirements.lock is stale: run 'make lock' and commit it"; exit 1; }
+	@echo "requirements.lock is up to date"
+
+lint: install ## ruff (including the AIR rules) and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fix: install ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lock-check lint ## Lint, then the whole test suite (unit, integration, e2e) on real Postgres/Redis
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: install ## The suite without the end-to-end (Celery) tests
+	$(BIN)/python -m pytest -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
+
+bench: install ## Run every benchmark (prints ratios against in-run baselines)
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean-data: ## Delete the local stack's data (var/): databases, logs, secrets
+	rm -rf var

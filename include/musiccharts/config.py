@@ -1,0 +1,112 @@
+"""Typed configuration read from ``include/config/*.yaml``.
+
+Parsing is strict: a bad entry rejects the whole file with a message naming the entry and the field, so a
+typo never silently drops a chart from the schedule.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+CHARTS_FILE = CONFIG_DIR / "charts.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names the file, the entry and the field."""
+
+
+class Frequency(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
+
+
+class ChartConfig(BaseModel):
+    """One chart to sync. ``history_start`` is the first period catchup fills."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slug: Slug
+    platform: Slug
+    country: str = Field(pattern=r"^([A-Z]{2}|GLOBAL)$")
+    frequency: Frequency
+    history_start: date
+    enabled: bool = True
+
+    @field_validator("frequency", mode="before")
+    @classmethod
+    def _lowercase_frequency(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def dag_id(self) -> str:
+        return f"sync_chart_rankings__{self.slug}"
+
+    @property
+    def country_code(self) -> str | None:
+        """Country code as Soundcharts spells it (global charts have none)."""
+        return None if self.country == "GLOBAL" else self.country
+
+
+class _ChartsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    charts: list[dict]
+
+
+def parse_chart_configs(text: str, source: str = "charts.yaml") -> list[ChartConfig]:
+    """Parse the charts YAML document; raise :class:`ConfigError` naming entry and field on any problem."""
+    try:
+        # libyaml's loader when available: this runs at every DAG parse.
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    try:
+        entries = _ChartsFile.model_validate(document or {}).charts
+    except ValidationError as error:
+        raise ConfigError(f"{source}: expected a top-level 'charts:' list ({error.errors()[0]['msg']})") from None
+
+    charts: list[ChartConfig] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        label = f"charts[{index}]" + (f" (slug={entry.get('slug')})" if isinstance(entry, dict) else "")
+        try:
+            chart = ChartConfig.model_validate(entry)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"field '{'.'.join(str(p) for p in item['loc']) or '<entry>'}': {item['msg']}"
+                for item in error.errors()
+            )
+            raise ConfigError(f"{source}: {label}: {problems}") from None
+        if chart.slug in seen:
+            raise ConfigError(
+                f"{source}: {label}: field 'slug': duplicate of charts[{seen[chart.slug]}]"
+            )
+        seen[chart.slug] = index
+        charts.append(chart)
+    return charts
+
+
+@cache
+def load_chart_configs(path: Path = CHARTS_FILE) -> tuple[ChartConfig, ...]:
+    """Charts from ``include/config/charts.yaml`` (cached per process: DAG parsing calls this often)."""
+    return tuple(parse_chart_configs(path.read_text(), source=str(path.name)))
+
+
+def chart_by_slug(slug: str, path: Path = CHARTS_FILE) -> ChartConfig:
+    for chart in load_chart_configs(path):
+        if chart.slug == slug:
+            return chart
+    raise ConfigError(f"{path.name}: no chart with slug {slug!r}")
+
+

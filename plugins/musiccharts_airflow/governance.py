@@ -1,0 +1,78 @@
+"""What every MusicCharts DAG shares: the tag taxonomy, owners, default task arguments, failure alerts.
+
+DAG files import from here so that retries, backoff and alerting are one decision, not one per file.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+OWNER = "data-platform"
+
+#: Airflow pools declared in airflow_settings.yaml (the governance tests check DAGs use only these).
+SOUNDCHARTS_POOL = "soundcharts_api"
+ACRCLOUD_POOL = "acrcloud_api"
+PRODUCT_DB_POOL = "product_db"
+
+
+class Tag(StrEnum):
+    """The only tags a DAG may carry (checked by tests/dags)."""
+
+    DOMAIN_CHARTS = "domain:charts"
+    DOMAIN_CATALOG = "domain:catalog"
+    DOMAIN_ACRCLOUD = "domain:acrcloud"
+    DOMAIN_ANALYTICS = "domain:analytics"
+    DOMAIN_MAINTENANCE = "domain:maintenance"
+    SOURCE_SOUNDCHARTS = "source:soundcharts"
+    SOURCE_ACRCLOUD = "source:acrcloud"
+    TIER_1 = "tier:1"
+    TIER_2 = "tier:2"
+
+
+def notify_failure(context: dict[str, Any]) -> None:
+    """Task failure alert: one structured ERROR line that log-based alerting (and the UI) picks up.
+
+    When an ``alerts_webhook`` HTTP connection exists, the same summary is POSTed to it. Alerting must
+    never mask the original failure, so every error here is logged and swallowed.
+    """
+    ti = context.get("ti") or context.get("task_instance")
+    summary = {
+        "dag_id": getattr(ti, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "map_index": getattr(ti, "map_index", None),
+        "run_id": context.get("run_id"),
+        "try_number": getattr(ti, "try_number", None),
+        "exception": repr(context.get("exception"))[:500],
+    }
+    log.error("MusicCharts task failed: %s", summary)
+    try:
+        from airflow.sdk import BaseHook
+
+        connection = BaseHook.get_connection("alerts_webhook")
+    except Exception:  # no webhook configured: the log line is the alert
+        return
+    try:
+        import requests
+
+        url = connection.host if "://" in (connection.host or "") else f"https://{connection.host}"
+        requests.post(url, json=summary, timeout=10).raise_for_status()
+    except Exception as error:  # pragma: no cover - depends on an external endpoint
+        log.warning("could not deliver failure alert: %s", error)
+
+
+def default_task_args(*, retries: int = 3, retry_delay: timedelta = timedelta(minutes=1)) -> dict[str, Any]:
+    """Default ``default_args`` for every DAG: owner, retries with exponential backoff, failure alert."""
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        # 2.0 = the delay doubles on each try (Airflow 3.3 takes the multiplier), capped below.
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": notify_failure,
+    }

@@ -1,0 +1,5 @@
+import sys
+
+from musiccharts_stack.run import main
+
+sys.exit(main())

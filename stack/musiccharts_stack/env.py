@@ -1,0 +1,95 @@
+"""The Airflow configuration of the native stack, in one place.
+
+``make run``, the end-to-end tests and the compose-file test all read it, so the native stack and
+``docker-compose.yaml`` cannot drift apart silently (tests/unit/test_compose.py compares them).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_DIRS = ("include", "plugins", "simulators", "stack")
+SHARED_SECRET_VARS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY")
+
+
+def python_path(root: Path = REPO_ROOT) -> str:
+    return os.pathsep.join(str(root / part) for part in SOURCE_DIRS)
+
+
+def generate_secrets() -> dict[str, str]:
+    """Fresh shared secrets: every component of one deployment must use the same three values."""
+    return {
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        # A Fernet key is 32 url-safe base64-encoded bytes.
+        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+
+
+def load_or_create_secrets(path: Path) -> dict[str, str]:
+    """Secrets persisted in ``path`` (mode 600) so a restarted stack can read what it encrypted before."""
+    if path.exists():
+        values = dict(
+            line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#")
+        )
+        if all(values.get(name) for name in SHARED_SECRET_VARS):
+            return {name: values[name] for name in SHARED_SECRET_VARS}
+    values = generate_secrets()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    path.chmod(0o600)
+    return values
+
+
+def airflow_environment(
+    *,
+    executor: str,
+    airflow_home: Path,
+    metadata_db_url: str,
+    shared_secrets: dict[str, str],
+    api_host: str = "127.0.0.1",
+    api_port: int = 8080,
+    broker_url: str | None = None,
+    result_backend: str | None = None,
+    dags_paused_at_creation: bool = False,
+    root: Path = REPO_ROOT,
+) -> dict[str, str]:
+    """AIRFLOW__* variables (and PYTHONPATH) for every component of one native deployment."""
+    if executor not in {"LocalExecutor", "CeleryExecutor"}:
+        raise ValueError(f"unsupported executor {executor!r}")
+    env = {
+        "AIRFLOW_HOME": str(airflow_home),
+        "PYTHONPATH": python_path(root),
+        "AIRFLOW__CORE__EXECUTOR": executor,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(dags_paused_at_creation),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url,
+        "AIRFLOW__API__BASE_URL": f"http://{api_host}:{api_port}",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__HOST": api_host,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{api_host}:{api_port}/execution/",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        # New DAG files appear within seconds instead of the 5-minute default.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
+        # Batches of ids keep mapping small, but leave room for 10,000 stale tracks in batches of 10.
+        "AIRFLOW__CORE__MAX_MAP_LENGTH": "2048",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
+        **shared_secrets,
+    }
+    if executor == "CeleryExecutor":
+        if not broker_url:
+            raise ValueError("CeleryExecutor needs a broker URL (Redis)")
+        env["AIRFLOW__CELERY__BROKER_URL"] = broker_url
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = result_backend or "db+" + metadata_db_url.replace(
+            "+psycopg2", ""
+        )
+        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "4"
+    return env
