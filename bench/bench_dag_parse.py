@@ -1,8 +1,10 @@
 """DagBag fill time of every DAG file and of the whole dags/ folder, as a ratio to a trivial DAG.
 
 Each measurement runs in a fresh interpreter that has already imported Airflow and, like the
-dag-processor (``parsing_pre_import_modules``), the ``airflow.*`` modules the file imports; so a file pays
-for its own top-level imports and I/O exactly as it would in production. Target: every file within 3x the trivial one-task DAG *per DAG it defines* (a factory file that
+dag-processor (``parsing_pre_import_modules``), the ``airflow.*`` modules the file imports; so a
+file pays for its own top-level imports and I/O exactly as it would in production.
+
+Target: every file within 3x the trivial one-task DAG *per DAG it defines* (a factory file that
 generates N DAGs is compared with N trivial DAGs; the file ratio is printed too).
 
     python bench/bench_dag_parse.py [--repeat 5]
@@ -23,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 3.0
 
 # The baseline is written the way our DAGs are (TaskFlow, Airflow 3 SDK), with one task and no work.
-TRIVIAL_DAG = '''
+TRIVIAL_DAG = """
 from datetime import datetime
 import airflow.sdk.definitions.decorators
 from airflow.sdk import DAG, task
@@ -34,9 +36,9 @@ with DAG(dag_id="trivial", schedule=None, start_date=datetime(2024, 1, 1), catch
         pass
 
     noop()
-'''
+"""
 
-MEASURE = r'''
+MEASURE = r"""
 import json, sys, time, os, pathlib, logging
 import airflow  # paid before timing, as the dag-processor's parsing process already has it
 from airflow.dag_processing.dagbag import DagBag
@@ -50,18 +52,33 @@ for file in ([target] if target.is_file() else sorted(target.rglob("*.py"))):
 started = time.perf_counter()
 bag = DagBag(dag_folder=sys.argv[1])
 elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "dags": len(bag.dags), "errors": {k: str(v)[:300] for k, v in bag.import_errors.items()}}))
-'''
+errors = {k: str(v)[:300] for k, v in bag.import_errors.items()}
+print(json.dumps({"seconds": elapsed, "dags": len(bag.dags), "errors": errors}))
+"""
 
 
 def measure(path: Path, repeat: int) -> tuple[float, int, dict]:
-    env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PYTHONPATH": os.pathsep.join(
-        str(REPO_ROOT / part) for part in ("include", "plugins", "simulators", "stack"))}
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONPATH": os.pathsep.join(
+            str(REPO_ROOT / part) for part in ("include", "plugins", "simulators", "stack")
+        ),
+    }
     env.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-parse-"))
     samples, dags, errors = [], 0, {}
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", MEASURE, str(path)], env=env, capture_output=True,
-                             text=True, check=True).stdout.strip().splitlines()[-1]
+        out = (
+            subprocess.run(
+                [sys.executable, "-c", MEASURE, str(path)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         result = json.loads(out)
         samples.append(result["seconds"])
         dags, errors = result["dags"], result["errors"]
@@ -76,7 +93,9 @@ def main() -> int:
         trivial = Path(tmp) / "trivial_dag.py"
         trivial.write_text(TRIVIAL_DAG)
         baseline, _, _ = measure(trivial, args.repeat)
-    print(f"baseline: trivial one-task DAG fills a DagBag in {baseline * 1000:.1f} ms (median of {args.repeat})")
+    print(
+        f"baseline: trivial one-task DAG fills a DagBag in {baseline * 1000:.1f} ms (median of {args.repeat})"
+    )
     print(f"{'file':55} {'dags':>4} {'ms':>8} {'ratio':>6} {'per DAG':>8}  verdict")
     worst = 0.0
     files = sorted(p for p in (REPO_ROOT / "dags").rglob("*.py") if p.name != "__init__.py")

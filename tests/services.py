@@ -85,7 +85,7 @@ def locate_postgres() -> PostgresServer:
     import pgserver  # only needed on machines without a Postgres
 
     datadir = os.path.join(tempfile.gettempdir(), "musiccharts-test-pg")
-    server = pgserver.get_server(datadir, cleanup_mode=None)
+    pgserver.get_server(datadir, cleanup_mode=None)  # keeps running for later sessions
     return PostgresServer(f"host={datadir} user=postgres dbname=postgres")
 
 

@@ -44,6 +44,9 @@ then becomes a run. {enabled_note}
 ### Params
 - `force` (boolean, default false): refetch a period that is already complete. Without it, a rerun of a
   complete period makes **zero API calls**.
+- `period` (date or empty): for manual runs, any day inside the chart period to sync. Empty = the run's
+  data interval. A manual run with a logical date L syncs the last complete period before L (Airflow's
+  data-interval rule); a run without a logical date needs `period`.
 
 ### Upstream / Downstream
 Upstream: Soundcharts API (`soundcharts_default`, pool `{api_pool}`). Downstream: Asset `chart_rankings`
@@ -74,6 +77,13 @@ def build_chart_sync_dag(chart: ChartConfig) -> DAG:
             "force": Param(
                 False, type="boolean", description="Refetch this period even if it is already complete."
             ),
+            "period": Param(
+                None,
+                type=["null", "string"],
+                format="date",
+                description="Manual runs: any day (YYYY-MM-DD) of the chart period to sync. "
+                "Empty = the run's data interval.",
+            ),
         },
         doc_md=DOC_TEMPLATE.format(
             slug=chart.slug,
@@ -93,23 +103,26 @@ def build_chart_sync_dag(chart: ChartConfig) -> DAG:
         def check_period_needs_sync(data_interval_start=None, data_interval_end=None, params=None) -> bool:
             """Skip the API entirely when the period is already complete (unless ``force``)."""
             from musiccharts.charts.sync import period_needs_sync
+            from musiccharts.periods import resolve_period
             from musiccharts_airflow.product_db import product_dsn
 
-            return period_needs_sync(
-                product_dsn(), chart, data_interval_start, data_interval_end, force=params["force"]
+            start, end = resolve_period(
+                chart.frequency, data_interval_start, data_interval_end, params.get("period")
             )
+            return period_needs_sync(product_dsn(), chart, start, end, force=params["force"])
 
         @task(task_id="fetch_and_load_ranking", pool=SOUNDCHARTS_POOL)
-        def fetch_and_load_ranking(data_interval_start=None, data_interval_end=None) -> dict:
+        def fetch_and_load_ranking(data_interval_start=None, data_interval_end=None, params=None) -> dict:
             """All pages of the period's ranking → one transaction. Returns a small summary (XCom)."""
             from musiccharts.charts.sync import fetch_and_load_period
+            from musiccharts.periods import resolve_period
             from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
             from musiccharts_airflow.product_db import product_dsn
 
-            loaded = fetch_and_load_period(
-                SoundchartsHook(), product_dsn(), chart, data_interval_start, data_interval_end
+            start, end = resolve_period(
+                chart.frequency, data_interval_start, data_interval_end, params.get("period")
             )
-            return loaded.as_xcom()
+            return fetch_and_load_period(SoundchartsHook(), product_dsn(), chart, start, end).as_xcom()
 
         @task(task_id="check_ranking_quality", pool=PRODUCT_DB_POOL, outlets=[CHART_RANKINGS_ASSET])
         def check_ranking_quality(loaded: dict) -> None:

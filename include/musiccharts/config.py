@@ -68,13 +68,15 @@ def parse_chart_configs(text: str, source: str = "charts.yaml") -> list[ChartCon
     """Parse the charts YAML document; raise :class:`ConfigError` naming entry and field on any problem."""
     try:
         # libyaml's loader when available: this runs at every DAG parse.
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from None
     try:
         entries = _ChartsFile.model_validate(document or {}).charts
     except ValidationError as error:
-        raise ConfigError(f"{source}: expected a top-level 'charts:' list ({error.errors()[0]['msg']})") from None
+        raise ConfigError(
+            f"{source}: expected a top-level 'charts:' list ({error.errors()[0]['msg']})"
+        ) from None
 
     charts: list[ChartConfig] = []
     seen: dict[str, int] = {}
@@ -89,9 +91,7 @@ def parse_chart_configs(text: str, source: str = "charts.yaml") -> list[ChartCon
             )
             raise ConfigError(f"{source}: {label}: {problems}") from None
         if chart.slug in seen:
-            raise ConfigError(
-                f"{source}: {label}: field 'slug': duplicate of charts[{seen[chart.slug]}]"
-            )
+            raise ConfigError(f"{source}: {label}: field 'slug': duplicate of charts[{seen[chart.slug]}]")
         seen[chart.slug] = index
         charts.append(chart)
     return charts
@@ -108,5 +108,3 @@ def chart_by_slug(slug: str, path: Path = CHARTS_FILE) -> ChartConfig:
         if chart.slug == slug:
             return chart
     raise ConfigError(f"{path.name}: no chart with slug {slug!r}")
-
-

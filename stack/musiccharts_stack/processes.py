@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,10 +45,8 @@ class ManagedProcess:
     def signal_group(self, signum: int) -> None:
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -90,7 +89,11 @@ class ProcessGroup:
 
 
 def wait_until(
-    condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 1.0,
+    condition: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 1.0,
     check: Callable[[], None] | None = None,
 ) -> None:
     """Poll ``condition`` until true; every wait is bounded and says what it waited for."""
@@ -110,7 +113,7 @@ def wait_until(
 def http_json(url: str, timeout: float = 5.0) -> dict:
     import json
 
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
 
 

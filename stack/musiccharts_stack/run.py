@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from musiccharts_stack.env import REPO_ROOT, airflow_environment, load_or_create_secrets
@@ -86,8 +85,12 @@ def run_step(description: str, command: list[str], env: dict[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--executor", choices=["local", "celery"], default=os.environ.get("EXECUTOR", "local"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--executor", choices=["local", "celery"], default=os.environ.get("EXECUTOR", "local")
+    )
     parser.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("CELERY_WORKERS", "1")))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
@@ -136,24 +139,43 @@ def main(argv: list[str] | None = None) -> int:
         python = sys.executable
 
         if os.environ.get("SOUNDCHARTS_API_KEY"):
-            log.info("SOUNDCHARTS_API_KEY is set: using %s", os.environ.get("SOUNDCHARTS_BASE_URL", "(unset!)"))
+            log.info(
+                "SOUNDCHARTS_API_KEY is set: using %s", os.environ.get("SOUNDCHARTS_BASE_URL", "(unset!)")
+            )
         else:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{SIMULATOR_PORT}"
             group.start(
                 ManagedProcess(
                     "soundcharts-simulator",
-                    [python, "-m", "soundcharts_simulator", "--host", "127.0.0.1", "--port", str(SIMULATOR_PORT)],
+                    [
+                        python,
+                        "-m",
+                        "soundcharts_simulator",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(SIMULATOR_PORT),
+                    ],
                     logs / "soundcharts-simulator.log",
                     env,
                 )
             )
-            log.info("Soundcharts simulator on http://127.0.0.1:%d (no real credentials configured)", SIMULATOR_PORT)
+            log.info(
+                "Soundcharts simulator on http://127.0.0.1:%d (no real credentials configured)",
+                SIMULATOR_PORT,
+            )
 
         run_step("migrating Airflow's metadata database", [python, "-m", "airflow", "db", "migrate"], env)
         run_step("migrating the product database", [python, "-m", "musiccharts.db.migrate", "upgrade"], env)
         run_step(
             "applying airflow_settings.yaml",
-            [python, "-m", "musiccharts_airflow.settings_file", "apply", str(REPO_ROOT / "airflow_settings.yaml")],
+            [
+                python,
+                "-m",
+                "musiccharts_airflow.settings_file",
+                "apply",
+                str(REPO_ROOT / "airflow_settings.yaml"),
+            ],
             env,
         )
         airflow = [python, "-m", "airflow"]
@@ -165,8 +187,16 @@ def main(argv: list[str] | None = None) -> int:
                 group.start(
                     ManagedProcess(
                         f"celery-worker-{index}",
-                        [*airflow, "celery", "worker", "-c", "4", "--hostname", f"worker{index}@%h",
-                         "--skip-serve-logs" if index else "--without-mingle"],
+                        [
+                            *airflow,
+                            "celery",
+                            "worker",
+                            "-c",
+                            "4",
+                            "--hostname",
+                            f"worker{index}@%h",
+                            "--skip-serve-logs" if index else "--without-mingle",
+                        ],
                         logs / f"celery-worker-{index}.log",
                         env,
                     )

@@ -71,7 +71,9 @@ def test_only_declared_pools(dagbag, dag_id):
     allowed = declared_pools() | {"default_pool"}
     dag = dagbag.get_dag(dag_id)
     for task in dag.tasks:
-        assert task.pool in allowed, f"{dag_id}.{task.task_id}: pool {task.pool!r} not in airflow_settings.yaml"
+        assert task.pool in allowed, (
+            f"{dag_id}.{task.task_id}: pool {task.pool!r} not in airflow_settings.yaml"
+        )
 
 
 def _dag_constructor_calls(tree: ast.AST):
