@@ -13,19 +13,17 @@ from datetime import timedelta
 # process; `airflow.sdk.task` alone is resolved lazily in every parse (~50 ms). Naming the decorator
 # module makes TaskFlow free at parse time.
 import airflow.sdk.definitions.decorators  # noqa: F401
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
 from musiccharts.config import ChartConfig, load_chart_configs
 from musiccharts.periods import period_cron, start_of_day
+from musiccharts_airflow.assets import CHART_RANKINGS_ASSET
 from musiccharts_airflow.governance import (
     PRODUCT_DB_POOL,
     SOUNDCHARTS_POOL,
     Tag,
     default_task_args,
 )
-
-#: Published after a ranking is loaded and passed its quality checks (metadata and analytics listen).
-CHART_RANKINGS_ASSET = Asset(name="chart_rankings", uri="musiccharts://product/chart_rankings")
 
 DOC_TEMPLATE = """\
 ### Purpose
