@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from musiccharts_stack.env import REPO_ROOT, airflow_environment, load_or_create_secrets
@@ -84,6 +85,19 @@ def run_step(description: str, command: list[str], env: dict[str, str]) -> None:
         raise StackError(f"{description} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
+def write_cli_env(path: Path, env: dict[str, str]) -> None:
+    """``source var/airflow/env.sh`` gives a shell the stack's configuration (for airflow CLI commands)."""
+    import shlex
+
+    keys = sorted(
+        k for k in env if k.startswith(("AIRFLOW", "MUSICCHARTS_", "SOUNDCHARTS_")) or k == "PYTHONPATH"
+    )
+    lines = [f"export {key}={shlex.quote(env[key])}" for key in keys]
+    lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")
+    path.write_text("# written by make run; contains local secrets (git-ignored)\n" + "\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -137,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         env["MUSICCHARTS_DB_URL"] = product_url
         logs = VAR / "logs"
         python = sys.executable
+        write_cli_env(airflow_home / "env.sh", env)
 
         if os.environ.get("SOUNDCHARTS_API_KEY"):
             log.info(
