@@ -82,11 +82,14 @@ def locate_postgres() -> PostgresServer:
         raise ServiceUnavailable(
             "CI=true and no PostgreSQL answers on 127.0.0.1:5432 (users postgres/root); refusing to skip"
         )
+    from urllib.parse import parse_qs, urlsplit
+
     import pgserver  # only needed on machines without a Postgres
 
     datadir = os.path.join(tempfile.gettempdir(), "musiccharts-test-pg")
-    pgserver.get_server(datadir, cleanup_mode=None)  # keeps running for later sessions
-    return PostgresServer(f"host={datadir} user=postgres dbname=postgres")
+    server = pgserver.get_server(datadir, cleanup_mode=None)  # keeps running for later sessions
+    socket_dir = parse_qs(urlsplit(server.get_uri()).query)["host"][0]
+    return PostgresServer(f"host={socket_dir} user=postgres dbname=postgres")
 
 
 def locate_redis() -> str:

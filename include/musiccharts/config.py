@@ -6,6 +6,7 @@ typo never silently drops a chart from the schedule.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from enum import StrEnum
 from functools import cache
@@ -97,13 +98,24 @@ def parse_chart_configs(text: str, source: str = "charts.yaml") -> list[ChartCon
     return charts
 
 
+def charts_file() -> Path:
+    """``include/config/charts.yaml``, or the file named by ``MUSICCHARTS_CHARTS_FILE`` (tests, demos)."""
+    override = os.environ.get("MUSICCHARTS_CHARTS_FILE")
+    return Path(override) if override else CHARTS_FILE
+
+
+def load_chart_configs(path: Path | None = None) -> tuple[ChartConfig, ...]:
+    """The configured charts (cached per file: DAG parsing calls this often)."""
+    return _load_chart_configs(path or charts_file())
+
+
 @cache
-def load_chart_configs(path: Path = CHARTS_FILE) -> tuple[ChartConfig, ...]:
-    """Charts from ``include/config/charts.yaml`` (cached per process: DAG parsing calls this often)."""
+def _load_chart_configs(path: Path) -> tuple[ChartConfig, ...]:
     return tuple(parse_chart_configs(path.read_text(), source=str(path.name)))
 
 
-def chart_by_slug(slug: str, path: Path = CHARTS_FILE) -> ChartConfig:
+def chart_by_slug(slug: str, path: Path | None = None) -> ChartConfig:
+    path = path or charts_file()
     for chart in load_chart_configs(path):
         if chart.slug == slug:
             return chart

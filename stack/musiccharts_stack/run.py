@@ -58,7 +58,21 @@ def start_postgres() -> tuple[dict[str, str], object | None]:
     datadir = VAR / "pgdata"
     server = pgserver.get_server(datadir, cleanup_mode="stop")
     log.info("private PostgreSQL 16 running in %s", datadir)
-    return {"host": str(datadir), "port": "5432", "user": "postgres", "password": ""}, server
+    return socket_connection_parts(server.get_uri()), server
+
+
+def socket_connection_parts(uri: str) -> dict[str, str]:
+    """pgserver listens on a Unix socket only; its directory is the ``host`` query parameter of the URI."""
+    from urllib.parse import parse_qs
+
+    parts = urlsplit(uri)
+    host = parse_qs(parts.query)["host"][0]
+    return {
+        "host": host,
+        "port": str(parts.port or 5432),
+        "user": parts.username or "postgres",
+        "password": "",
+    }
 
 
 def ensure_databases(pg: dict[str, str]) -> None:
