@@ -1,0 +1,219 @@
+"""The native stack: the components the compose file runs, started as local processes.
+
+Used by ``make run`` (``run.py``) and by the end-to-end tests, so both exercise the same configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+from musiccharts_stack.env import REPO_ROOT, airflow_environment, load_or_create_secrets
+from musiccharts_stack.processes import ManagedProcess, ProcessGroup, StackError, airflow_healthy, wait_until
+
+log = logging.getLogger("musiccharts.stack")
+
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+@dataclass(frozen=True)
+class PostgresParts:
+    """Where a PostgreSQL server listens (``host`` may be a Unix-socket directory)."""
+
+    host: str
+    port: str = "5432"
+    user: str = "postgres"
+    password: str = ""
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresParts:
+        parts = urlsplit(url)
+        socket_dir = parse_qs(parts.query).get("host", [None])[0]
+        return cls(
+            host=socket_dir or parts.hostname or "127.0.0.1",
+            port=str(parts.port or 5432),
+            user=parts.username or "postgres",
+            password=parts.password or "",
+        )
+
+    def libpq(self, dbname: str) -> dict[str, str]:
+        values = {"host": self.host, "port": self.port, "user": self.user, "dbname": dbname}
+        if self.password:
+            values["password"] = self.password
+        return values
+
+    def url(self, dbname: str, driver: str = "") -> str:
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        auth = quote(self.user) + (":" + quote(self.password) if self.password else "")
+        if self.host.startswith("/"):
+            return f"{scheme}://{auth}@/{dbname}?host={self.host}&port={self.port}"
+        return f"{scheme}://{auth}@{self.host}:{self.port}/{dbname}"
+
+    def ensure_databases(self, *names: str) -> None:
+        import psycopg
+
+        with psycopg.connect(**self.libpq("postgres"), autocommit=True) as conn:
+            for name in names:
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                    conn.execute(f'CREATE DATABASE "{name}"')
+                    log.info("created database %s", name)
+
+
+@dataclass
+class NativeStack:
+    """One Airflow deployment: metadata + product databases, settings, components, optional simulator."""
+
+    workdir: Path
+    postgres: PostgresParts
+    executor: str = "LocalExecutor"
+    broker_url: str | None = None
+    api_port: int = 8080
+    celery_workers: int = 0
+    worker_concurrency: int = 4
+    simulator_port: int | None = 8765
+    simulator_args: list[str] = field(default_factory=list)
+    airflow_db: str = "airflow"
+    product_db: str = "musiccharts"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    group: ProcessGroup = field(default_factory=ProcessGroup)
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.workdir / "airflow"
+
+    @property
+    def logs(self) -> Path:
+        return self.workdir / "logs"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def product_url(self) -> str:
+        return self.postgres.url(self.product_db)
+
+    def environment(self) -> dict[str, str]:
+        import os
+
+        env = {
+            **os.environ,
+            **airflow_environment(
+                executor=self.executor,
+                airflow_home=self.airflow_home,
+                metadata_db_url=self.postgres.url(self.airflow_db, driver="psycopg2"),
+                shared_secrets=load_or_create_secrets(self.workdir / "secrets.env"),
+                api_port=self.api_port,
+                broker_url=self.broker_url,
+            ),
+            "MUSICCHARTS_DB_HOST": self.postgres.host,
+            "MUSICCHARTS_DB_PORT": self.postgres.port,
+            "MUSICCHARTS_DB_NAME": self.product_db,
+            "MUSICCHARTS_DB_USER": self.postgres.user,
+            "MUSICCHARTS_DB_PASSWORD": self.postgres.password,
+            "MUSICCHARTS_DB_URL": self.product_url,
+        }
+        if self.simulator_port:
+            env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
+        if self.broker_url and "MUSICCHARTS_RATE_LIMIT_REDIS_URL" not in env:
+            # The limiter shares the broker's Redis server, in its own logical database.
+            env["MUSICCHARTS_RATE_LIMIT_REDIS_URL"] = self.broker_url.rsplit("/", 1)[0] + "/1"
+        env.update(self.extra_env)
+        return env
+
+    def run_step(self, description: str, command: list[str]) -> None:
+        log.info("%s ...", description)
+        result = subprocess.run(command, env=self.environment(), capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            raise StackError(f"{description} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+    def prepare(self) -> None:
+        """Databases, migrations (both), settings: idempotent, so every start runs it."""
+        self.airflow_home.mkdir(parents=True, exist_ok=True)
+        self.postgres.ensure_databases(self.airflow_db, self.product_db)
+        python = sys.executable
+        self.run_step("migrating Airflow's metadata database", [python, "-m", "airflow", "db", "migrate"])
+        self.run_step("migrating the product database", [python, "-m", "musiccharts.db.migrate", "upgrade"])
+        self.run_step(
+            "applying airflow_settings.yaml",
+            [
+                python,
+                "-m",
+                "musiccharts_airflow.settings_file",
+                "apply",
+                str(REPO_ROOT / "airflow_settings.yaml"),
+            ],
+        )
+        self.write_cli_env()
+
+    def start_simulator(self) -> None:
+        if not self.simulator_port:
+            return
+        command = [sys.executable, "-m", "soundcharts_simulator", "--host", "127.0.0.1"]
+        command += ["--port", str(self.simulator_port), *self.simulator_args]
+        self.group.start(
+            ManagedProcess("soundcharts-simulator", command, self.logs / "simulator.log", self.environment())
+        )
+
+    def start_airflow(self) -> None:
+        env = self.environment()
+        airflow = [sys.executable, "-m", "airflow"]
+        for component in AIRFLOW_COMPONENTS:
+            self.group.start(
+                ManagedProcess(component, [*airflow, component], self.logs / f"{component}.log", env)
+            )
+        for index in range(self.celery_workers):
+            self.start_worker(index)
+
+    def start_worker(self, index: int) -> ManagedProcess:
+        command = [
+            sys.executable, "-m", "airflow", "celery", "worker",
+            "-c", str(self.worker_concurrency), "--hostname", f"worker{index}@%h",
+            "--skip-serve-logs" if index else "--without-gossip",
+        ]  # fmt: skip
+        return self.group.start(
+            ManagedProcess(
+                f"celery-worker-{index}",
+                command,
+                self.logs / f"celery-worker-{index}.log",
+                self.environment(),
+            )
+        )
+
+    def wait_healthy(self, timeout: float = 240) -> None:
+        """Every component healthy before anything is unpaused (start-up race, issue #64974)."""
+        wait_until(
+            lambda: airflow_healthy(self.api_url, HEALTH_COMPONENTS),
+            timeout=timeout,
+            what="every Airflow component to report healthy",
+            check=self.group.check_alive,
+        )
+
+    def admin_password(self, timeout: float = 60) -> str:
+        path = self.airflow_home / "passwords.json"
+        wait_until(path.exists, timeout=timeout, what=str(path))
+        return json.loads(path.read_text())["admin"]
+
+    def write_cli_env(self) -> None:
+        """``source <workdir>/airflow/env.sh`` gives a shell this stack's configuration (airflow CLI)."""
+        env = self.environment()
+        keys = sorted(
+            k for k in env if k.startswith(("AIRFLOW", "MUSICCHARTS_", "SOUNDCHARTS_")) or k == "PYTHONPATH"
+        )
+        lines = [f"export {key}={shlex.quote(env[key])}" for key in keys]
+        lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")
+        path = self.airflow_home / "env.sh"
+        path.write_text(
+            "# written by the stack runner; contains local secrets (git-ignored)\n" + "\n".join(lines) + "\n"
+        )
+        path.chmod(0o600)
+
+    def stop(self) -> None:
+        self.group.stop()
