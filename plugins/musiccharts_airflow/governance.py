@@ -6,6 +6,7 @@ DAG files import from here so that retries, backoff and alerting are one decisio
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -66,7 +67,14 @@ def notify_failure(context: dict[str, Any]) -> None:
 
 
 def default_task_args(*, retries: int = 3, retry_delay: timedelta = timedelta(minutes=1)) -> dict[str, Any]:
-    """Default ``default_args`` for every DAG: owner, retries with exponential backoff, failure alert."""
+    """Default ``default_args`` for every DAG: owner, retries with exponential backoff, failure alert.
+
+    ``MUSICCHARTS_RETRY_DELAY_SECONDS`` overrides the first retry delay (the end-to-end tests shorten it so
+    that recovery scenarios finish in seconds; production keeps the default).
+    """
+    override = os.environ.get("MUSICCHARTS_RETRY_DELAY_SECONDS")
+    if override:
+        retry_delay = timedelta(seconds=float(override))
     return {
         "owner": OWNER,
         "retries": retries,
