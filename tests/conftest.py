@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from services import PostgresServer, locate_postgres, locate_redis  # noqa: E402
 
+pytest_plugins = ["soundcharts_simulator.pytest_plugin"]
+
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="musiccharts-test-airflow-"))
 _PG = locate_postgres()
 # One metadata database per checkout, so parallel checkouts on one machine do not collide.
