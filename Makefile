@@ -27,7 +27,8 @@ $(BIN)/.installed: requirements.lock
 install: $(BIN)/.installed ## Create .venv exactly from requirements.lock
 
 run: install ## Run the product locally: Postgres, simulators, Airflow UI on :8080 (EXECUTOR=celery for Celery)
-	$(BIN)/python -m musiccharts_stack
+	$(BIN)/python -m musiccharts_stack $(if $(EXECUTOR),--executor $(EXECUTOR)) \
+		$(if $(REDIS_URL),--redis-url $(REDIS_URL)) $(if $(CELERY_WORKERS),--workers $(CELERY_WORKERS))
 
 lock: ## Re-resolve requirements.lock from requirements.in
 	$(BIN)/uv pip compile requirements.in -o requirements.lock $(LOCK_FLAGS)

@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from musiccharts_stack.env import SHARED_SECRET_VARS, airflow_environment, load_or_create_secrets
+from musiccharts_stack.native import PostgresParts
+
+
+def test_secrets_are_created_once_and_reused(tmp_path):
+    path = tmp_path / "secrets.env"
+    first = load_or_create_secrets(path)
+    assert set(first) == set(SHARED_SECRET_VARS)
+    assert all(len(value) >= 32 for value in first.values())
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert load_or_create_secrets(path) == first  # a restart must decrypt what it stored before
+
+
+def test_celery_environment_points_every_component_at_one_api_and_broker(tmp_path):
+    secrets = load_or_create_secrets(tmp_path / "s.env")
+    env = airflow_environment(
+        executor="CeleryExecutor",
+        airflow_home=tmp_path,
+        metadata_db_url="postgresql+psycopg2://u@127.0.0.1:5432/airflow",
+        shared_secrets=secrets,
+        api_port=9090,
+        broker_url="redis://127.0.0.1:6379/0",
+    )
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:9090/execution/"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6379/0"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://u@127.0.0.1:5432/airflow"
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    for name in SHARED_SECRET_VARS:
+        assert env[name] == secrets[name]
+    for part in ("include", "plugins"):
+        assert any(Path(p).name == part for p in env["PYTHONPATH"].split(":"))
+
+
+def test_celery_without_broker_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="broker"):
+        airflow_environment(
+            executor="CeleryExecutor", airflow_home=tmp_path, metadata_db_url="x", shared_secrets={}
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://postgres:@/postgres?host=/tmp/pg", PostgresParts("/tmp/pg", "5432", "postgres", "")),
+        ("postgresql://bob:s3cret@db.internal:6543", PostgresParts("db.internal", "6543", "bob", "s3cret")),
+    ],
+)
+def test_postgres_parts_from_url(url, expected):
+    parts = PostgresParts.from_url(url)
+    assert parts == expected
+    assert parts.url("musiccharts").endswith(
+        "musiccharts" if not parts.host.startswith("/") else f"port={parts.port}"
+    )
