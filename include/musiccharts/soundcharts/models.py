@@ -348,7 +348,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def parse_payload(model: type[M], payload: Any, endpoint: str) -> M:
-    """Validate ``payload`` into ``model``; raise :class:`PayloadValidationError` naming endpoint and field."""
+    """Validate ``payload`` into ``model``; :class:`PayloadValidationError` names endpoint and field."""
     try:
         return model.model_validate(payload)
     except ValidationError as error:

@@ -1,0 +1,621 @@
+"""HTTP client of the Soundcharts API: typed results, pagination, retries, rate limit and quota handling.
+
+No Airflow imports here: the Airflow hook (``musiccharts_airflow.hooks.soundcharts``) builds this client
+from a connection. What the first implementation got wrong and this client does instead:
+
+- every request has a timeout (connect, read);
+- every collection is read to its last page by following ``page.next`` (its offset/limit);
+- 5xx answers, timeouts and connection errors are retried with exponential backoff and jitter;
+- 401/403 raise at once, 404 raises a typed :class:`SoundchartsNotFound`;
+- a rate-limit 429 ("maximum request count") waits the announced ``x-ratelimit-reset`` and tries again
+  without counting as a failure; a quota 429 raises :class:`SoundchartsQuotaExhausted`;
+- ``x-quota-remaining`` is read on every response; once it falls below ``quota_floor`` the next call raises
+  before anything is sent, so a monthly quota is never burnt by a runaway backfill;
+- payloads are validated into the models of :mod:`musiccharts.soundcharts.models`; a payload that does not
+  fit raises :class:`SoundchartsResponseError` naming the endpoint and the field.
+
+Only method, path, status and elapsed time are logged: never headers (the api key) nor bodies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qs, quote, urlsplit
+
+import requests
+from pydantic import BaseModel
+
+from musiccharts.soundcharts import models
+from musiccharts.soundcharts.errors import (
+    SoundchartsAuthError,
+    SoundchartsError,
+    SoundchartsNotFound,
+    SoundchartsQuotaExhausted,
+    SoundchartsRequestError,
+    SoundchartsResponseError,
+    SoundchartsUnavailable,
+)
+
+__all__ = [
+    "ARTIST_BATCH_MAX",
+    "AUDIENCE_WINDOW_DAYS",
+    "PAGE_LIMIT",
+    "SONG_BATCH_MAX",
+    "ClientStats",
+    "RateLimiter",
+    "SoundchartsClient",
+    "SoundchartsError",
+    "format_ranking_datetime",
+]
+
+log = logging.getLogger(__name__)
+
+#: The API serves at most 100 items per page.
+PAGE_LIMIT = 100
+#: Batch endpoints take at most 10 comma-separated uuids.
+SONG_BATCH_MAX = 10
+ARTIST_BATCH_MAX = 10
+#: Audience time series accept windows of at most 90 days (``endDate - startDate``).
+AUDIENCE_WINDOW_DAYS = 90
+#: Guard against a server whose ``page.next`` never ends.
+MAX_PAGES = 10_000
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RateLimiter(Protocol):
+    """What the client needs from a limiter: block until one request may be sent."""
+
+    def acquire(self, timeout: float | None = None) -> None: ...
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client. ``requests`` counts every HTTP request sent, retries included."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited_waits: int = 0
+    rate_limited_seconds: float = 0.0
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "rate_limited_waits": self.rate_limited_waits,
+            "rate_limited_seconds": round(self.rate_limited_seconds, 3),
+            "by_endpoint": dict(self.by_endpoint),
+        }
+
+
+def format_ranking_datetime(ranking_date: datetime | date | None) -> str:
+    """The ``{datetime}`` path segment of a ranking: ATOM ``YYYY-MM-DDTHH:MM:SS+00:00``, or ``latest``.
+
+    A date means midnight UTC of that day; a naive datetime is taken as UTC; an aware one is converted.
+    """
+    if ranking_date is None:
+        return "latest"
+    if isinstance(ranking_date, datetime):
+        moment = ranking_date if ranking_date.tzinfo else ranking_date.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC).replace(microsecond=0)
+    else:
+        moment = datetime(ranking_date.year, ranking_date.month, ranking_date.day, tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    """Drop blanks and duplicates, keeping the first-seen order."""
+    seen: dict[str, None] = {}
+    for value in values:
+        value = value.strip()
+        if value and value not in seen:
+            seen[value] = None
+    return list(seen)
+
+
+def _windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
+    """Split ``[start, end]`` (inclusive) into consecutive windows spanning at most ``days`` days."""
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    windows = []
+    window_start = start
+    while window_start <= end:
+        window_end = min(end, window_start + timedelta(days=days))
+        windows.append((window_start, window_end))
+        window_start = window_end + timedelta(days=1)
+    return windows
+
+
+def _error_message(response: requests.Response) -> str:
+    """``errors[0].message`` of an error body, else its ``message``, else the start of the raw text."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(payload, dict):
+        errors = payload.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            return str(errors[0]["message"])
+        if payload.get("message"):
+            return str(payload["message"])
+    return response.text[:200]
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth retrying."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class SoundchartsClient:
+    """Typed client of the Soundcharts API (one ``requests.Session``, headers ``x-app-id``/``x-api-key``).
+
+    ``timeout`` is (connect, read) seconds for every request. ``limiter`` (optional) is asked for a token
+    before every HTTP request, retries included. ``quota_floor``: once ``x-quota-remaining`` drops below it,
+    further calls raise :class:`SoundchartsQuotaExhausted` without sending anything. ``max_retries`` bounds
+    retries of 5xx/timeouts/connection errors (backoff ``backoff_base * 2**n`` capped at ``backoff_max``,
+    with jitter). ``max_rate_limit_wait`` bounds the total time one call may spend waiting on 429s.
+    ``sleep`` is injectable so tests run without real waits.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        api_key: str,
+        *,
+        timeout: float | tuple[float, float] = (5, 30),
+        limiter: RateLimiter | None = None,
+        quota_floor: int = 0,
+        max_retries: int = 5,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        max_rate_limit_wait: float = 600.0,
+        limiter_timeout: float | None = 600.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.limiter = limiter
+        self.quota_floor = quota_floor
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.limiter_timeout = limiter_timeout
+        self.sleep = sleep
+        self.stats = ClientStats()
+        #: Last ``x-quota-remaining`` seen (None until a response carried it).
+        self.quota_remaining: int | None = None
+        self._session = session or requests.Session()
+        self._session.headers.update({"x-app-id": app_id, "x-api-key": api_key, "Accept": "application/json"})
+
+    def __repr__(self) -> str:  # never show the api key
+        return f"SoundchartsClient(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> SoundchartsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- charts ----------------------------------------------------------------------------------------
+
+    def get_song_chart_platforms(self) -> list[models.Platform]:
+        """Every platform that has song charts (``/api/v2/chart/song/platforms``)."""
+        return [
+            item
+            for page in self._pages(models.PlatformListPage, "platforms", "/api/v2/chart/song/platforms")
+            for item in page.items
+        ]
+
+    def get_charts(self, platform: str, country_code: str | None = None) -> list[models.ChartInfo]:
+        """Every song chart of ``platform`` (optionally one country), all pages."""
+        params = {"countryCode": country_code} if country_code else {}
+        path = f"/api/v2/chart/song/by-platform/{quote(platform, safe='')}"
+        return [
+            item
+            for page in self._pages(
+                models.ChartListPage, "chart_list", path, params, resource=("platform", platform)
+            )
+            for item in page.items
+        ]
+
+    def get_chart_ranking(
+        self, slug: str, ranking_date: datetime | date | None = None
+    ) -> models.ChartRanking:
+        """The whole ranking of chart ``slug`` for ``ranking_date`` (None = the latest one), every page.
+
+        ``date`` of the result is the ranking's own date (``related.date``), not the requested one. When
+        asking for "latest", the following pages are requested for the date the first page announced, so a
+        ranking published while paging cannot mix two rankings. A ranking whose pages disagree on the date,
+        or whose item count differs from ``page.total``, raises :class:`SoundchartsResponseError`.
+        """
+        slug_segment = quote(slug, safe="")
+        when = format_ranking_datetime(ranking_date)
+        path = f"/api/v2.14/chart/song/{slug_segment}/ranking/{when}"
+        first: models.ChartRankingPage | None = None
+        items: list[models.RankingItem] = []
+        raw_pages: list[dict[str, Any]] = []
+
+        def pin_to_first_date(page: models.ChartRankingPage) -> str:
+            # Read the rest of a "latest" ranking at the date page 1 announced.
+            pinned = format_ranking_datetime(page.related.date)
+            return f"/api/v2.14/chart/song/{slug_segment}/ranking/{pinned}"
+
+        pages = self._pages_with_raw(
+            models.ChartRankingPage,
+            "ranking",
+            path,
+            resource=("chart", slug),
+            pin_path=pin_to_first_date if when == "latest" else None,
+        )
+        for page, raw in pages:
+            if first is None:
+                first = page
+            elif page.related.date != first.related.date:
+                raise SoundchartsResponseError(
+                    f"ranking {slug} changed while paging: page 1 dated {first.related.date.isoformat()}, "
+                    f"a later page dated {page.related.date.isoformat()}",
+                    endpoint=path,
+                    fields=["related.date"],
+                )
+            items.extend(page.items)
+            raw_pages.append(raw)
+        assert first is not None  # _pages always yields at least one page
+        total = first.page.total if first.page.total is not None else len(items)
+        if len(items) != total:
+            raise SoundchartsResponseError(
+                f"ranking {slug} ({first.related.date.isoformat()}): read {len(items)} entries but "
+                f"page.total is {total}",
+                endpoint=path,
+                fields=["page.total"],
+            )
+        return models.ChartRanking(
+            chart=first.related.chart,
+            date=first.related.date,
+            items=items,
+            total=total,
+            raw_pages=raw_pages,
+        )
+
+    def get_available_ranking_dates(self, slug: str) -> list[datetime]:
+        """Every date a ranking exists for chart ``slug`` (all pages, in the API's order)."""
+        path = f"/api/v2/chart/song/{quote(slug, safe='')}/available-rankings"
+        return [
+            item
+            for page in self._pages(
+                models.RankingDatesPage, "available_rankings", path, resource=("chart", slug)
+            )
+            for item in page.items
+        ]
+
+    # --- songs -------------------------------------------------------------------------------------------
+
+    def get_song(self, uuid: str) -> models.SongMetadata:
+        """Metadata of one song; :class:`SoundchartsNotFound` (resource "song") when unknown."""
+        path = f"/api/v2.25/song/{quote(uuid, safe='')}"
+        payload = self._request("song", path, resource=("song", uuid))
+        return self._parse(models.SongMetadataResponse, payload, path).object
+
+    def get_songs(self, uuids: Iterable[str]) -> list[models.SongMetadata]:
+        """Metadata of many songs through the batch endpoint (10 per call). Unknown uuids are left out."""
+        result: list[models.SongMetadata] = []
+        for chunk in _chunks(_unique(uuids), SONG_BATCH_MAX):
+            if len(chunk) == 1:
+                # One uuid is the single-song endpoint (an object, not a collection) on the same path.
+                with contextlib.suppress(SoundchartsNotFound):
+                    result.append(self.get_song(chunk[0]))
+                continue
+            path = "/api/v2.25/song/" + ",".join(quote(value, safe="") for value in chunk)
+            for page in self._pages(models.SongMetadataCollection, "song_batch", path):
+                result.extend(page.items)
+        return result
+
+    def get_song_identifiers(self, uuid: str, platform: str | None = None) -> list[models.SongIdentifier]:
+        """Platform identifiers of a song (optionally one platform's), all pages."""
+        path = f"/api/v2/song/{quote(uuid, safe='')}/identifiers"
+        params = {"platform": platform} if platform else {}
+        return [
+            item
+            for page in self._pages(
+                models.SongIdentifiersPage, "song_identifiers", path, params, resource=("song", uuid)
+            )
+            for item in page.items
+        ]
+
+    def get_song_audience(
+        self,
+        uuid: str,
+        platform: str,
+        start: date,
+        end: date,
+        identifier: str | None = None,
+    ) -> list[models.AudiencePoint]:
+        """Audience points of a song on ``platform`` from ``start`` to ``end`` (inclusive), newest first.
+
+        Windows longer than 90 days are split into 90-day requests; each is read to its last page.
+        """
+        path = f"/api/v2/song/{quote(uuid, safe='')}/audience/{quote(platform, safe='')}"
+        points: dict[datetime, models.AudiencePoint] = {}
+        for window_start, window_end in _windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window_start.isoformat(), "endDate": window_end.isoformat()}
+            if identifier:
+                params["identifier"] = identifier
+            for page in self._pages(
+                models.SongAudiencePage, "song_audience", path, params, resource=("song", uuid)
+            ):
+                for point in page.items:
+                    points.setdefault(point.date, point)
+        return sorted(points.values(), key=lambda point: point.date, reverse=True)
+
+    # --- artists -----------------------------------------------------------------------------------------
+
+    def get_artist(self, uuid: str) -> models.ArtistMetadata:
+        """Metadata of one artist; :class:`SoundchartsNotFound` (resource "artist") when unknown."""
+        path = f"/api/v2.9/artist/{quote(uuid, safe='')}"
+        payload = self._request("artist", path, resource=("artist", uuid))
+        return self._parse(models.ArtistMetadataResponse, payload, path).object
+
+    def get_artists(self, uuids: Iterable[str]) -> list[models.ArtistMetadata]:
+        """Metadata of many artists through the batch endpoint (10 per call). Unknown uuids are left out."""
+        result: list[models.ArtistMetadata] = []
+        for chunk in _chunks(_unique(uuids), ARTIST_BATCH_MAX):
+            if len(chunk) == 1:
+                with contextlib.suppress(SoundchartsNotFound):
+                    result.append(self.get_artist(chunk[0]))
+                continue
+            path = "/api/v2.9/artist/" + ",".join(quote(value, safe="") for value in chunk)
+            for page in self._pages(models.ArtistMetadataCollection, "artist_batch", path):
+                result.extend(page.items)
+        return result
+
+    def get_artist_audience(
+        self, uuid: str, platform: str, start: date, end: date
+    ) -> list[models.ArtistAudiencePoint]:
+        """Audience (followers, subscribers...) of an artist on ``platform``, newest first, 90-day windows."""
+        path = f"/api/v2/artist/{quote(uuid, safe='')}/audience/{quote(platform, safe='')}"
+        points: dict[datetime, models.ArtistAudiencePoint] = {}
+        for window_start, window_end in _windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window_start.isoformat(), "endDate": window_end.isoformat()}
+            for page in self._pages(
+                models.ArtistAudiencePage, "artist_audience", path, params, resource=("artist", uuid)
+            ):
+                for point in page.items:
+                    points.setdefault(point.date, point)
+        return sorted(points.values(), key=lambda point: point.date, reverse=True)
+
+    # --- account -----------------------------------------------------------------------------------------
+
+    def get_team_usage(self) -> models.TeamUsage:
+        """Quota and rate-limit usage (``/api/v2/team/usage``; free: it costs no quota)."""
+        path = "/api/v2/team/usage"
+        payload = self._request("usage", path)
+        body = payload.get("object") if isinstance(payload, dict) else None
+        return self._parse(models.TeamUsage, body if isinstance(body, dict) else payload, path)
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _parse(self, model: type[M], payload: Any, endpoint: str) -> M:
+        try:
+            return models.parse_payload(model, payload, endpoint)
+        except models.PayloadValidationError as error:
+            raise SoundchartsResponseError(str(error), endpoint=endpoint, fields=error.fields) from None
+
+    def _pages(
+        self,
+        model: type[M],
+        endpoint_name: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        resource: tuple[str, str] | None = None,
+    ) -> Iterator[M]:
+        for page, _raw in self._pages_with_raw(model, endpoint_name, path, params, resource):
+            yield page
+
+    def _pages_with_raw(
+        self,
+        model: type[M],
+        endpoint_name: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        resource: tuple[str, str] | None = None,
+        pin_path: Callable[[M], str] | None = None,
+    ) -> Iterator[tuple[M, dict[str, Any]]]:
+        """Every page of a collection, following ``page.next`` until the API reports no more.
+
+        The offset and limit are taken from ``page.next`` and sent to our own path on our own base URL:
+        whatever host or path prefix ``next`` names, the api key only ever goes to ``base_url``.
+        ``pin_path`` (optional) computes, from the first page, the path of the following pages.
+        """
+        offset, limit = 0, PAGE_LIMIT
+        for page_number in range(MAX_PAGES):
+            query = dict(params or {})
+            query.update({"offset": str(offset), "limit": str(limit)})
+            payload = self._request(endpoint_name, path, query, resource=resource)
+            page = self._parse(model, payload, path)
+            yield page, payload
+            if page_number == 0 and pin_path is not None:
+                path = pin_path(page)
+            page_info: models.Page | None = getattr(page, "page", None)
+            if page_info is None or not page_info.next:
+                return
+            next_query = parse_qs(urlsplit(page_info.next).query)
+            try:
+                next_offset = int(next_query["offset"][0])
+                limit = int(next_query.get("limit", [str(limit)])[0])
+            except (KeyError, ValueError):
+                next_offset = offset + len(getattr(page, "items", []))
+            if next_offset <= offset:
+                raise SoundchartsResponseError(
+                    f"page.next does not move forward (offset {offset} -> {next_offset})",
+                    endpoint=path,
+                    fields=["page.next"],
+                )
+            offset = next_offset
+        raise SoundchartsResponseError(f"more than {MAX_PAGES} pages", endpoint=path, fields=["page.next"])
+
+    def _check_quota_floor(self, path: str) -> None:
+        remaining = self.quota_remaining
+        if remaining is not None and self.quota_floor > 0 and remaining < self.quota_floor:
+            raise SoundchartsQuotaExhausted(
+                f"Soundcharts quota floor reached: {remaining} calls remaining, floor is {self.quota_floor}; "
+                f"not calling {path}",
+                remaining=remaining,
+                floor=self.quota_floor,
+                endpoint=path,
+            )
+
+    def _read_quota(self, response: requests.Response) -> None:
+        header = response.headers.get("x-quota-remaining")
+        if header is None:
+            return
+        try:
+            self.quota_remaining = int(float(header))
+        except ValueError:
+            log.warning("ignoring unparsable x-quota-remaining header %r", header[:20])
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with equal jitter: half fixed, half random, capped at ``backoff_max``."""
+        delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    @staticmethod
+    def _rate_limit_reset(response: requests.Response) -> float | None:
+        for header in ("x-ratelimit-reset", "Retry-After"):
+            value = response.headers.get(header)
+            if value is None:
+                continue
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+        return None
+
+    def _request(
+        self,
+        endpoint_name: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        resource: tuple[str, str] | None = None,
+    ) -> Any:
+        """GET ``path`` and return its decoded JSON, applying the retry, rate-limit and quota rules."""
+        self._check_quota_floor(path)
+        url = self.base_url + path
+        failures = 0
+        rate_limited_for = 0.0
+        while True:
+            if self.limiter is not None:
+                self.limiter.acquire(timeout=self.limiter_timeout)
+            self.stats.requests += 1
+            self.stats.by_endpoint[endpoint_name] += 1
+            started = time.perf_counter()
+            try:
+                try:
+                    response = self._session.get(url, params=params, timeout=self.timeout)
+                except (requests.ConnectionError, requests.Timeout) as error:
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    log.info("GET %s failed after %.0f ms: %s", path, elapsed_ms, type(error).__name__)
+                    raise _Retry(type(error).__name__) from None
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                status = response.status_code
+                log.debug("GET %s -> %d in %.0f ms", path, status, elapsed_ms)
+                self._read_quota(response)
+                if 200 <= status < 300:
+                    try:
+                        return response.json()
+                    except ValueError as error:
+                        raise SoundchartsResponseError(
+                            f"malformed JSON from {path} ({len(response.content)} bytes): {error}",
+                            endpoint=path,
+                            fields=["<body>"],
+                            status=status,
+                        ) from None
+                message = _error_message(response)
+                if status in (401, 403):
+                    raise SoundchartsAuthError(
+                        f"Soundcharts refused {path} with HTTP {status}: {message}",
+                        endpoint=path,
+                        status=status,
+                    )
+                if status == 404:
+                    kind, identifier = resource or ("resource", None)
+                    raise SoundchartsNotFound(
+                        f"Soundcharts {kind} not found ({path}): {message}",
+                        resource=kind,
+                        identifier=identifier,
+                        endpoint=path,
+                    )
+                if status == 429:
+                    reset = self._rate_limit_reset(response)
+                    if "quota" in message.lower() and "request count" not in message.lower():
+                        raise SoundchartsQuotaExhausted(
+                            f"Soundcharts quota exhausted ({path}): {message}",
+                            remaining=self.quota_remaining,
+                            floor=self.quota_floor,
+                            endpoint=path,
+                            status=429,
+                        )
+                    wait = (reset if reset is not None else self._backoff(1)) + random.uniform(0, 0.5)
+                    if rate_limited_for + wait > self.max_rate_limit_wait:
+                        raise SoundchartsUnavailable(
+                            f"Soundcharts kept rate limiting {path} for {rate_limited_for:.0f} s",
+                            attempts=failures + 1,
+                            endpoint=path,
+                            status=429,
+                        )
+                    log.warning("GET %s rate limited (429); waiting %.1f s as announced", path, wait)
+                    self.stats.rate_limited_waits += 1
+                    self.stats.rate_limited_seconds += wait
+                    rate_limited_for += wait
+                    self.sleep(wait)
+                    continue  # a rate-limit wait is not a failure: no retry is used up
+                if status >= 500:
+                    raise _Retry(f"HTTP {status}: {message}", status)
+                raise SoundchartsRequestError(
+                    f"Soundcharts rejected {path} with HTTP {status}: {message}", endpoint=path, status=status
+                )
+            except _Retry as retry:
+                failures += 1
+                if failures > self.max_retries:
+                    raise SoundchartsUnavailable(
+                        f"Soundcharts unavailable: {path} failed {failures} times, last: {retry.reason}",
+                        attempts=failures,
+                        endpoint=path,
+                        status=retry.status,
+                    ) from None
+                delay = self._backoff(failures)
+                self.stats.retries += 1
+                log.warning(
+                    "GET %s failed (%s); retry %d/%d in %.1f s",
+                    path,
+                    retry.reason,
+                    failures,
+                    self.max_retries,
+                    delay,
+                )
+                self.sleep(delay)
