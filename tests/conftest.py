@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,9 @@ pytest_plugins = ["soundcharts_simulator.pytest_plugin"]
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="musiccharts-test-airflow-"))
 _PG = locate_postgres()
-# One metadata database per checkout, so parallel checkouts on one machine do not collide.
-_METADATA_DB = "mc_test_airflow"
-_PRODUCT_DB = "mc_test_product"
+# Databases private to this test session (several sessions may share one server); dropped at the end.
+_METADATA_DB = f"mc_test_airflow_{os.getpid()}"
+_PRODUCT_DB = f"mc_test_product_{os.getpid()}"
 
 os.environ.update(
     {
@@ -55,13 +56,14 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def product_dsn(postgres_server: PostgresServer) -> str:
+def product_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     """A freshly migrated product database for this test session."""
     from musiccharts.db.migrate import upgrade
 
     dsn = postgres_server.recreate_database(_PRODUCT_DB)
     upgrade(dsn)
-    return dsn
+    yield dsn
+    postgres_server.drop_database(_PRODUCT_DB)
 
 
 @pytest.fixture
@@ -74,9 +76,9 @@ def clean_product_db(product_dsn: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def airflow_metadata_db(postgres_server: PostgresServer) -> str:
+def airflow_metadata_db(postgres_server: PostgresServer) -> Iterator[str]:
     """Airflow's metadata database, migrated once per session (needed by ``dag.test()``)."""
-    postgres_server.ensure_database(_METADATA_DB)
+    postgres_server.recreate_database(_METADATA_DB)
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
         check=True,
@@ -84,4 +86,8 @@ def airflow_metadata_db(postgres_server: PostgresServer) -> str:
         capture_output=True,
         timeout=600,
     )
-    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    yield os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    from airflow.settings import dispose_orm
+
+    dispose_orm()
+    postgres_server.drop_database(_METADATA_DB)

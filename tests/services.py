@@ -58,6 +58,10 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         return self.dsn_for(dbname)
 
+    def drop_database(self, dbname: str) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
     def ensure_database(self, dbname: str) -> str:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
