@@ -175,7 +175,9 @@ class NativeStack:
     def start_worker(self, index: int) -> ManagedProcess:
         command = [
             sys.executable, "-m", "airflow", "celery", "worker",
-            "-c", str(self.worker_concurrency), "--hostname", f"worker{index}@%h",
+            "-c", str(self.worker_concurrency), "--celery-hostname", f"worker{index}@%h",
+            # Each worker needs its own pid file: the default one in AIRFLOW_HOME admits a single worker.
+            "--pid", str(self.airflow_home / f"celery-worker-{index}.pid"),
             "--skip-serve-logs" if index else "--without-gossip",
         ]  # fmt: skip
         return self.group.start(

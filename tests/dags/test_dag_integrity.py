@@ -46,7 +46,7 @@ def test_dags_were_found(dagbag):
 def test_owner_tags_and_docs(dagbag, dag_id):
     from musiccharts_airflow.governance import Tag
 
-    dag = dagbag.get_dag(dag_id)
+    dag = dagbag.dags[dag_id]
     assert dag.owner and dag.owner != "airflow", f"{dag_id}: set an owner in default_args"
     assert dag.tags, f"{dag_id}: no tags"
     unknown = set(dag.tags) - {tag.value for tag in Tag}
@@ -59,7 +59,7 @@ def test_owner_tags_and_docs(dagbag, dag_id):
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_tasks_retry_with_backoff_and_alert(dagbag, dag_id):
-    dag = dagbag.get_dag(dag_id)
+    dag = dagbag.dags[dag_id]
     for task in dag.tasks:
         assert task.retries >= 1, f"{dag_id}.{task.task_id}: retries={task.retries}"
         assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}: no exponential backoff"
@@ -69,7 +69,7 @@ def test_tasks_retry_with_backoff_and_alert(dagbag, dag_id):
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_only_declared_pools(dagbag, dag_id):
     allowed = declared_pools() | {"default_pool"}
-    dag = dagbag.get_dag(dag_id)
+    dag = dagbag.dags[dag_id]
     for task in dag.tasks:
         assert task.pool in allowed, (
             f"{dag_id}.{task.task_id}: pool {task.pool!r} not in airflow_settings.yaml"
@@ -97,7 +97,7 @@ def test_schedule_and_catchup_are_explicit(path):
 
 @pytest.mark.parametrize("dag_id", [d for d in DAG_IDS if d.startswith("sync_chart_rankings__")])
 def test_chart_dags_use_data_intervals_and_api_pool(dagbag, dag_id):
-    dag = dagbag.get_dag(dag_id)
+    dag = dagbag.dags[dag_id]
     assert dag.catchup is True
     # A cron *string* would be a trigger timetable in Airflow 3 (start == end): periods need intervals.
     assert type(dag.timetable).__name__ in {"CronDataIntervalTimetable", "NullTimetable"}, dag.timetable

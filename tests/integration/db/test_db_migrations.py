@@ -58,9 +58,11 @@ def schema_fingerprint(dsn: str) -> list[tuple]:
 
 
 @pytest.fixture
-def scratch_dsn(postgres_server) -> str:
+def scratch_dsn(postgres_server):
     """An empty, never-migrated database of its own (the session's product database stays untouched)."""
-    return postgres_server.recreate_database(SCRATCH_DB)
+    yield postgres_server.recreate_database(SCRATCH_DB)
+    with psycopg.connect(postgres_server.admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
 
 
 def test_upgrade_creates_the_schema_and_is_idempotent(scratch_dsn):
