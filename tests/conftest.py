@@ -6,6 +6,7 @@ before any test module imports ``airflow``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,3 +92,40 @@ def airflow_metadata_db(postgres_server: PostgresServer) -> Iterator[str]:
 
     dispose_orm()
     postgres_server.drop_database(_METADATA_DB)
+
+
+@pytest.fixture
+def airflow_connections(monkeypatch, sim, clean_product_db, airflow_metadata_db):
+    """Connections for tasks run by ``dag.test()``: env vars pointing at the simulator and the product DB.
+
+    Hermetic: nothing is written to the metastore. Returns the product database DSN.
+    """
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(clean_product_db)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MUSICCHARTS_DB",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": info.get("host", "127.0.0.1"),
+                "port": int(info.get("port", 5432)),
+                "schema": info["dbname"],
+                "login": info.get("user", "postgres"),
+            }
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SOUNDCHARTS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": sim.base_url,
+                "login": sim.app_id,
+                "password": sim.api_key,
+                # Fast failure: short timeout, two quick retries inside the hook (3 attempts per call).
+                "extra": {"timeout": 5, "max_retries": 2, "backoff_base": 0.01, "backoff_max": 0.05},
+            }
+        ),
+    )
+    return clean_product_db

@@ -5,7 +5,6 @@ Runs are few and small (each ``dag.test`` costs seconds): 25 tracks make 3 mappe
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs
@@ -42,38 +41,6 @@ def catalog_config(tmp_path, monkeypatch):
 
     write("")
     return write
-
-
-@pytest.fixture
-def airflow_connections(monkeypatch, sim, clean_product_db, airflow_metadata_db):
-    """The connections the tasks resolve, given as env vars (hermetic: nothing written to the metastore)."""
-    info = psycopg.conninfo.conninfo_to_dict(clean_product_db)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MUSICCHARTS_DB",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": info.get("host", "127.0.0.1"),
-                "port": int(info.get("port", 5432)),
-                "schema": info["dbname"],
-                "login": info.get("user", "postgres"),
-            }
-        ),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SOUNDCHARTS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "http",
-                "host": sim.base_url,
-                "login": sim.app_id,
-                "password": sim.api_key,
-                # Fast failure: short timeout, two quick retries inside the hook (3 attempts per call).
-                "extra": {"timeout": 5, "max_retries": 2, "backoff_base": 0.01, "backoff_max": 0.05},
-            }
-        ),
-    )
-    return clean_product_db
 
 
 def seed_tracks(dsn: str, sim, count: int = TRACK_COUNT) -> list[str]:

@@ -7,7 +7,6 @@ Each chart period is one run; ``dag.test(logical_date=period_end)`` gets the dat
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
@@ -30,38 +29,6 @@ def chart_dags():
         bag = DagBag(dag_folder="dags/charts")
     assert bag.import_errors == {}
     return bag
-
-
-@pytest.fixture
-def airflow_connections(monkeypatch, sim, clean_product_db, airflow_metadata_db):
-    """The connections the tasks resolve, given as env vars (hermetic: nothing written to the metastore)."""
-    info = psycopg.conninfo.conninfo_to_dict(clean_product_db)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MUSICCHARTS_DB",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": info.get("host", "127.0.0.1"),
-                "port": int(info.get("port", 5432)),
-                "schema": info["dbname"],
-                "login": info.get("user", "postgres"),
-            }
-        ),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SOUNDCHARTS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "http",
-                "host": sim.base_url,
-                "login": sim.app_id,
-                "password": sim.api_key,
-                # Fast failure in tests: short timeout, two quick retries inside the hook.
-                "extra": {"timeout": 5, "max_retries": 2, "backoff_base": 0.01, "backoff_max": 0.05},
-            }
-        ),
-    )
-    return clean_product_db
 
 
 def day_start(day: date) -> datetime:
