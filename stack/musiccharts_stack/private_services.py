@@ -19,6 +19,8 @@ from musiccharts_stack.native import PostgresParts
 from musiccharts_stack.processes import StackError, wait_until
 
 log = logging.getLogger("musiccharts.stack")
+# pgserver logs each pg_ctl call at INFO, and again from an atexit hook after pytest has closed its streams.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 def free_port() -> int:
