@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 import psycopg
 import pytest
+from db_snapshot import table_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -79,20 +80,6 @@ def served_track(sim, song_uuid: str) -> tuple:
         song["producers"],
         [artist["uuid"] for artist in song["artists"]],
     )
-
-
-def table_snapshot(dsn: str) -> dict[str, list[str]]:
-    with psycopg.connect(dsn) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-        ]
-        return {
-            table: [row[0] for row in conn.execute(f'SELECT t::text FROM "{table}" t ORDER BY 1')]
-            for table in tables
-        }
 
 
 def mapped_instances(run, task_id: str) -> list[tuple[str | None, str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from db_snapshot import table_snapshot as snapshot
 
 from musiccharts.catalog import load
 from musiccharts.catalog.select import last_audience_dates, select_audience_entities, select_stale_entities
@@ -40,21 +41,6 @@ def recorded(name: str) -> dict:
 def song_metadata() -> SongMetadata:
     payload = recorded("soundcharts_get_song_metadata.json")
     return parse_payload(SongMetadataResponse, payload, "song metadata").object
-
-
-def snapshot(dsn: str) -> dict[str, list[str]]:
-    """Every row of every product table as text: equal snapshots mean byte-identical tables."""
-    with psycopg.connect(dsn) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-        ]
-        return {
-            table: [row[0] for row in conn.execute(f'SELECT t::text FROM "{table}" t ORDER BY 1')]
-            for table in tables
-        }
 
 
 def test_recorded_song_metadata_loads_the_right_columns(clean_product_db):

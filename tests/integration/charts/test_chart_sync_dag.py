@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
+from db_snapshot import table_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -83,21 +84,6 @@ def served_ranking(sim, slug: str, period: tuple[datetime, datetime]) -> list[tu
 
 def normalise(rows: list[tuple]) -> list[tuple]:
     return [(r[0], r[1], r[2], r[3] or None, float(r[4]) if r[4] is not None else None) for r in rows]
-
-
-def table_snapshot(dsn: str) -> dict[str, list[str]]:
-    """Every row of every product table, as text: equal snapshots mean byte-identical tables."""
-    with psycopg.connect(dsn) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-        ]
-        return {
-            table: [row[0] for row in conn.execute(f'SELECT t::text FROM "{table}" t ORDER BY 1')]
-            for table in tables
-        }
 
 
 def test_catchup_daily_and_weekly_store_exactly_what_is_served(chart_dags, airflow_connections, sim):

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from musiccharts.soundcharts.models import ChartRanking, ChartRankingPage, parse_payload
@@ -130,22 +129,6 @@ def day_period(ranking_date: datetime) -> tuple[datetime, datetime]:
     """The daily data interval [00:00, next 00:00) UTC that contains ``ranking_date``."""
     start = ranking_date.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)
-
-
-def table_snapshot(dsn: str) -> dict[str, list[str]]:
-    """Every row of every product table as text: equal snapshots mean byte-identical tables."""
-    with psycopg.connect(dsn) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                " ORDER BY tablename"
-            )
-        ]
-        return {
-            table: [row[0] for row in conn.execute(f'SELECT t::text FROM "{table}" t ORDER BY 1')]
-            for table in tables
-        }
 
 
 @pytest.fixture

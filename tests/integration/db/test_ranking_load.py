@@ -16,8 +16,8 @@ from conftest import (
     small_ranking,
     song_uuid,
     synthetic_second_page,
-    table_snapshot,
 )
+from db_snapshot import table_snapshot
 
 import musiccharts.charts.load as load_module
 from musiccharts.charts.load import check_ranking_quality, is_period_complete, load_ranking
