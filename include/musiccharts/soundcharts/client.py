@@ -323,17 +323,14 @@ class SoundchartsClient:
 
     def get_songs(self, uuids: Iterable[str]) -> list[models.SongMetadata]:
         """Metadata of many songs through the batch endpoint (10 per call). Unknown uuids are left out."""
-        result: list[models.SongMetadata] = []
-        for chunk in _chunks(_unique(uuids), SONG_BATCH_MAX):
-            if len(chunk) == 1:
-                # One uuid is the single-song endpoint (an object, not a collection) on the same path.
-                with contextlib.suppress(SoundchartsNotFound):
-                    result.append(self.get_song(chunk[0]))
-                continue
-            path = "/api/v2.25/song/" + ",".join(quote(value, safe="") for value in chunk)
-            for page in self._pages(models.SongMetadataCollection, "song_batch", path):
-                result.extend(page.items)
-        return result
+        return self._get_batched(
+            uuids,
+            SONG_BATCH_MAX,
+            "/api/v2.25/song/",
+            models.SongMetadataCollection,
+            "song_batch",
+            self.get_song,
+        )
 
     def get_song_identifiers(self, uuid: str, platform: str | None = None) -> list[models.SongIdentifier]:
         """Platform identifiers of a song (optionally one platform's), all pages."""
@@ -382,14 +379,29 @@ class SoundchartsClient:
 
     def get_artists(self, uuids: Iterable[str]) -> list[models.ArtistMetadata]:
         """Metadata of many artists through the batch endpoint (10 per call). Unknown uuids are left out."""
-        result: list[models.ArtistMetadata] = []
-        for chunk in _chunks(_unique(uuids), ARTIST_BATCH_MAX):
+        return self._get_batched(
+            uuids,
+            ARTIST_BATCH_MAX,
+            "/api/v2.9/artist/",
+            models.ArtistMetadataCollection,
+            "artist_batch",
+            self.get_artist,
+        )
+
+    def _get_batched(self, uuids, batch_max, path_prefix, collection_model, endpoint, get_one) -> list:
+        """Comma-joined batch calls of at most ``batch_max`` uuids; unknown uuids are left out.
+
+        A chunk of one uuid goes to the single-entity endpoint: the same path answers an object, not a
+        collection, for one uuid.
+        """
+        result = []
+        for chunk in _chunks(_unique(uuids), batch_max):
             if len(chunk) == 1:
                 with contextlib.suppress(SoundchartsNotFound):
-                    result.append(self.get_artist(chunk[0]))
+                    result.append(get_one(chunk[0]))
                 continue
-            path = "/api/v2.9/artist/" + ",".join(quote(value, safe="") for value in chunk)
-            for page in self._pages(models.ArtistMetadataCollection, "artist_batch", path):
+            path = path_prefix + ",".join(quote(value, safe="") for value in chunk)
+            for page in self._pages(collection_model, endpoint, path):
                 result.extend(page.items)
         return result
 
