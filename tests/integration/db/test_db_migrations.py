@@ -68,14 +68,14 @@ def scratch_dsn(postgres_server):
 def test_upgrade_creates_the_schema_and_is_idempotent(scratch_dsn):
     assert current_revision(scratch_dsn) is None
 
-    assert upgrade(scratch_dsn) == head_revision() == "0001"
+    assert upgrade(scratch_dsn) == head_revision() == "0002"
     first = schema_fingerprint(scratch_dsn)
-    assert upgrade(scratch_dsn) == "0001"
+    assert upgrade(scratch_dsn) == "0002"
 
     assert schema_fingerprint(scratch_dsn) == first
     with connect(scratch_dsn) as conn:
         assert data_tables(conn) == EXPECTED_TABLES
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
 
 
 def test_concurrent_upgrades_migrate_once(scratch_dsn):
@@ -94,14 +94,14 @@ def test_concurrent_upgrades_migrate_once(scratch_dsn):
         thread.join(timeout=120)
 
     assert errors == []
-    assert current_revision(scratch_dsn) == "0001"
+    assert current_revision(scratch_dsn) == "0002"
 
 
 def test_upgrade_accepts_sqlalchemy_urls(postgres_server, scratch_dsn):
     url = postgres_server.sqlalchemy_url(SCRATCH_DB, driver="psycopg2")
     assert url.startswith("postgresql+psycopg2://")
-    assert upgrade(url) == "0001"
-    assert current_revision(scratch_dsn) == "0001"
+    assert upgrade(url) == "0002"
+    assert current_revision(scratch_dsn) == "0002"
 
 
 def test_cli_upgrade_reads_the_url_from_the_environment(postgres_server, scratch_dsn):
@@ -115,7 +115,7 @@ def test_cli_upgrade_reads_the_url_from_the_environment(postgres_server, scratch
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "product database at revision 0001" in result.stdout
+    assert "product database at revision 0002" in result.stdout
     current = subprocess.run(
         [sys.executable, "-m", "musiccharts.db.migrate", "current", "--dsn", scratch_dsn],
         env=env,
@@ -124,7 +124,7 @@ def test_cli_upgrade_reads_the_url_from_the_environment(postgres_server, scratch
         text=True,
         timeout=120,
     )
-    assert current.stdout.strip() == "0001"
+    assert current.stdout.strip() == "0002"
 
 
 def test_cli_without_a_database_is_a_usage_error():
@@ -154,7 +154,7 @@ def test_truncate_all_empties_data_and_keeps_the_version(clean_product_db):
             conn.execute("INSERT INTO platforms (slug, name) VALUES ('x', 'X') RETURNING id").fetchone()[0]
             == 1
         )
-    assert current_revision(clean_product_db) == "0001"
+    assert current_revision(clean_product_db) == "0002"
 
 
 @pytest.mark.parametrize(

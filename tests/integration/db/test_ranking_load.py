@@ -20,7 +20,13 @@ from conftest import (
 from db_snapshot import table_snapshot
 
 import musiccharts.charts.load as load_module
-from musiccharts.charts.load import check_ranking_quality, is_period_complete, load_ranking
+from musiccharts.charts.load import (
+    RankingLoad,
+    check_ranking_quality,
+    is_period_complete,
+    load_ranking,
+    load_rankings,
+)
 from musiccharts.db.connection import connect
 
 pytestmark = pytest.mark.integration
@@ -237,18 +243,14 @@ def test_exception_just_before_commit_rolls_everything_back(clean_product_db, fu
     load(clean_product_db, small_ranking(RECORDED_DATE - timedelta(days=1), [1, 2, 3]))
     before = table_snapshot(clean_product_db)
 
-    def fail_after_writes(cur, neighbours):
-        # Everything but the exits has been written inside the transaction by now.
-        assert (
-            cur.execute(
-                "SELECT count(*) FROM ranking_entries WHERE ranking_id = %s", (neighbours["this"],)
-            ).fetchone()[0]
-            == 200
-        )
-        raise RuntimeError("injected failure before commit")
-
-    monkeypatch.setattr(load_module, "_recompute_exits", fail_after_writes)
-    with pytest.raises(RuntimeError, match="injected failure"):
+    # Runs as the last statement of the load, where the exits would be computed: it fails (division by zero)
+    # exactly when all 200 entries have been written inside the transaction, and returns normally otherwise,
+    # which the test would notice as a missing exception.
+    fail_after_writes = """
+    SELECT 1 / (200 - (SELECT count(*) FROM ranking_entries WHERE ranking_id = ANY (%(ranking_ids)s::bigint[])))
+    """
+    monkeypatch.setattr(load_module, "_RECOMPUTE_EXITS_SQL", fail_after_writes)
+    with pytest.raises(psycopg.errors.DivisionByZero):
         load(clean_product_db, full_ranking, PERIOD)
 
     assert table_snapshot(clean_product_db) == before
@@ -376,6 +378,138 @@ def test_concurrent_loads_of_neighbouring_rankings_agree_on_exits(clean_product_
 
     assert errors == []
     assert stored_exits(clean_product_db) == expected_exits()
+
+
+def stored_by_natural_key(dsn) -> dict[str, list[tuple]]:
+    """Everything a load writes, keyed by natural keys instead of ids (which depend on the load order)."""
+    with connect(dsn) as conn:
+        return {
+            "entries": conn.execute(
+                """
+                SELECT r.ranking_date, e.position, t.uuid, t.name, e.previous_position, e.metric, e.raw
+                FROM ranking_entries e JOIN rankings r ON r.id = e.ranking_id JOIN tracks t ON t.id = e.track_id
+                ORDER BY 1, 2
+                """
+            ).fetchall(),
+            "rankings": conn.execute(
+                "SELECT ranking_date, period_start, period_end, expected_entries, entry_count, raw_pages"
+                " FROM rankings ORDER BY 1"
+            ).fetchall(),
+            "tracks": conn.execute("SELECT uuid, name, credit_name FROM tracks ORDER BY 1").fetchall(),
+            "exits": sorted(stored_exits(dsn)),
+        }
+
+
+def test_a_batch_of_rankings_stores_what_loading_them_one_by_one_stores(clean_product_db):
+    rankings = [small_ranking(DAY + timedelta(days=index), songs) for index, songs in enumerate(SEQUENCE)]
+    for ranking in rankings:
+        load(clean_product_db, ranking)
+    one_by_one = stored_by_natural_key(clean_product_db)
+    with connect(clean_product_db) as conn:
+        conn.execute("TRUNCATE chart_exits, ranking_entries, rankings, tracks, charts, platforms CASCADE")
+
+    loads = [RankingLoad(ranking, *day_period(ranking.date)) for ranking in reversed(rankings)]
+    with connect(clean_product_db) as conn:
+        results = load_rankings(conn, SLUG, loads)
+
+    assert stored_by_natural_key(clean_product_db) == one_by_one
+    assert set(one_by_one["exits"]) == expected_exits()
+    assert [result.ranking_date for result in results] == [ranking.date for ranking in reversed(rankings)]
+    # Each exit and each new track is counted once, by the ranking it belongs to.
+    assert sum(result.exits_recorded for result in results) == len(expected_exits())
+    assert sum(result.new_tracks for result in results) == len({song for songs in SEQUENCE for song in songs})
+
+
+def test_a_batch_mixing_new_and_stored_rankings_converges(clean_product_db):
+    load(clean_product_db, small_ranking(DAY + timedelta(days=1), [2, 1, 3, 6, 5]))  # to be corrected
+    rankings = [small_ranking(DAY + timedelta(days=index), songs) for index, songs in enumerate(SEQUENCE)]
+    with connect(clean_product_db) as conn:
+        results = load_rankings(conn, SLUG, [RankingLoad(r, *day_period(r.date)) for r in rankings])
+
+    assert stored_exits(clean_product_db) == expected_exits()
+    assert [(r.entries_changed, r.entries_deleted, r.ranking_changed) for r in results] == [
+        (5, 0, True),
+        (1, 0, True),  # only position 5 changed (song 5 -> 7)
+        (5, 0, True),
+        (5, 0, True),
+    ]
+
+
+def test_a_batch_with_the_same_ranking_twice_is_refused(clean_product_db):
+    ranking = small_ranking(DAY, [1, 2])
+    with connect(clean_product_db) as conn, pytest.raises(ValueError, match="given 2 times"):
+        load_rankings(conn, SLUG, [RankingLoad(ranking, *day_period(DAY))] * 2)
+    assert count(clean_product_db, "charts") == 0
+
+
+def test_pendulum_periods_from_airflow_are_accepted(clean_product_db):
+    import pendulum
+
+    start = pendulum.datetime(2026, 11, 1, tz="UTC")
+    result = load(clean_product_db, small_ranking(DAY, [1, 2]), (start, start.add(days=1)))
+    with connect(clean_product_db) as conn:
+        assert conn.execute(
+            "SELECT period_start FROM rankings WHERE id = %s", (result.ranking_id,)
+        ).fetchone() == (datetime(2026, 11, 1, tzinfo=UTC),)
+
+
+# --- references without row-level foreign keys (migration 0002) ----------------------------------------------
+
+
+def test_deleting_a_ranking_deletes_its_entries(clean_product_db):
+    first = load(clean_product_db, small_ranking(DAY, [1, 2, 3]))
+    load(clean_product_db, small_ranking(DAY + timedelta(days=1), [1, 2]))
+    with connect(clean_product_db) as conn:
+        conn.execute("DELETE FROM chart_exits")
+        conn.execute("DELETE FROM rankings WHERE id = %s", (first.ranking_id,))
+        remaining = conn.execute("SELECT DISTINCT ranking_id FROM ranking_entries").fetchall()
+    assert remaining == [(first.ranking_id + 1,)]
+    assert count(clean_product_db, "ranking_entries") == 2
+
+
+def test_deleting_a_track_that_entries_reference_is_refused(clean_product_db):
+    load(clean_product_db, small_ranking(DAY, [1, 2]))
+    with connect(clean_product_db) as conn:
+        conn.execute("INSERT INTO tracks (uuid, name) VALUES (%s, 'never ranked')", (song_uuid(99),))
+        conn.execute("DELETE FROM tracks WHERE uuid = %s", (song_uuid(99),))  # unreferenced: fine
+        conn.commit()
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="still referenced by ranking_entries"):
+            conn.execute("DELETE FROM tracks WHERE uuid = %s", (song_uuid(1),))
+    assert count(clean_product_db, "tracks") == 2
+
+
+def test_a_load_in_progress_holds_its_tracks_against_deletion(clean_product_db):
+    load(clean_product_db, small_ranking(DAY, [1, 2]))
+    with connect(clean_product_db) as loader, connect(clean_product_db) as deleter:
+        loader.execute("SELECT 1")  # a caller-held transaction: the load below stays uncommitted
+        load_ranking(
+            loader,
+            small_ranking(DAY + timedelta(days=1), [1, 3]),
+            chart_slug=SLUG,
+            period_start=DAY + timedelta(days=1),
+            period_end=DAY + timedelta(days=2),
+        )
+        # Song 1 is now referenced only by entries the loader has not committed: were its row not held, the
+        # delete would find no reference and succeed, leaving the loader's entries dangling.
+        deleter.execute("DELETE FROM ranking_entries WHERE position = 1")
+        deleter.commit()
+        deleter.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            deleter.execute("DELETE FROM tracks WHERE uuid = %s", (song_uuid(1),))
+        deleter.rollback()
+        loader.commit()
+    with connect(clean_product_db) as conn:
+        ranking_id = conn.execute("SELECT max(id) FROM rankings").fetchone()[0]
+        assert check_ranking_quality(conn, ranking_id) == []
+
+
+def test_quality_detects_an_entry_whose_track_is_missing(clean_product_db):
+    result = load(clean_product_db, small_ranking(DAY, [1, 2]))
+    with connect(clean_product_db) as conn:
+        conn.execute("UPDATE ranking_entries SET track_id = 424242 WHERE position = 2")
+        assert check_ranking_quality(conn, result.ranking_id) == [
+            f"{SLUG} 2026-11-01T12:00:00+00:00: 1 entries reference a track that does not exist"
+        ]
 
 
 # --- quality checks ------------------------------------------------------------------------------------------
