@@ -654,6 +654,8 @@ def load_rankings(
 
 def _new_tracks_by_date(loads: Sequence[RankingLoad], new_uuids: set[str]) -> dict[datetime, int]:
     """How many of the new tracks each ranking brought: a track counts for the earliest ranking it is on."""
+    if len(loads) == 1:
+        return {loads[0].ranking.date: len(new_uuids)}
     counts: dict[datetime, int] = {}
     unassigned = set(new_uuids)
     for load in sorted(loads, key=lambda load: load.ranking.date):

@@ -78,6 +78,45 @@ def test_upgrade_creates_the_schema_and_is_idempotent(scratch_dsn):
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
 
 
+def foreign_keys_of(dsn: str, table: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY 1",
+                (table,),
+            )
+        ]
+
+
+def test_0002_replaces_the_row_level_keys_of_entries_and_exits_and_downgrades_back(scratch_dsn):
+    from alembic import command
+
+    from musiccharts.db import migrate
+
+    assert upgrade(scratch_dsn, "0001") == "0001"
+    at_0001 = schema_fingerprint(scratch_dsn)
+    assert foreign_keys_of(scratch_dsn, "ranking_entries") == [
+        "ranking_entries_ranking_id_fkey",
+        "ranking_entries_track_id_fkey",
+    ]
+    assert len(foreign_keys_of(scratch_dsn, "chart_exits")) == 4
+
+    assert upgrade(scratch_dsn) == "0002"
+    assert foreign_keys_of(scratch_dsn, "ranking_entries") == []
+    assert foreign_keys_of(scratch_dsn, "chart_exits") == []
+    assert foreign_keys_of(scratch_dsn, "rankings") == ["rankings_chart_id_fkey"]  # untouched
+
+    engine = migrate._engine(scratch_dsn)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(migrate._alembic_config(connection), "0001")
+    finally:
+        engine.dispose()
+    assert current_revision(scratch_dsn) == "0001"
+    assert schema_fingerprint(scratch_dsn) == at_0001
+
+
 def test_concurrent_upgrades_migrate_once(scratch_dsn):
     errors: list[BaseException] = []
 

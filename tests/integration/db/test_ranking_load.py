@@ -456,15 +456,17 @@ def test_pendulum_periods_from_airflow_are_accepted(clean_product_db):
 # --- references without row-level foreign keys (migration 0002) ----------------------------------------------
 
 
-def test_deleting_a_ranking_deletes_its_entries(clean_product_db):
+def test_deleting_a_ranking_deletes_its_entries_and_exits(clean_product_db):
     first = load(clean_product_db, small_ranking(DAY, [1, 2, 3]))
-    load(clean_product_db, small_ranking(DAY + timedelta(days=1), [1, 2]))
+    second = load(clean_product_db, small_ranking(DAY + timedelta(days=1), [1, 2]))
+    third = load(clean_product_db, small_ranking(DAY + timedelta(days=2), [1]))
+    assert count(clean_product_db, "chart_exits") == 2  # 3 at day 2, 2 at day 3
     with connect(clean_product_db) as conn:
-        conn.execute("DELETE FROM chart_exits")
         conn.execute("DELETE FROM rankings WHERE id = %s", (first.ranking_id,))
-        remaining = conn.execute("SELECT DISTINCT ranking_id FROM ranking_entries").fetchall()
-    assert remaining == [(first.ranking_id + 1,)]
-    assert count(clean_product_db, "ranking_entries") == 2
+        entries = conn.execute("SELECT DISTINCT ranking_id FROM ranking_entries ORDER BY 1").fetchall()
+        exits = conn.execute("SELECT last_ranking_id, exit_ranking_id FROM chart_exits").fetchall()
+    assert entries == [(second.ranking_id,), (third.ranking_id,)]
+    assert exits == [(second.ranking_id, third.ranking_id)]
 
 
 def test_deleting_a_track_that_entries_reference_is_refused(clean_product_db):
@@ -476,6 +478,19 @@ def test_deleting_a_track_that_entries_reference_is_refused(clean_product_db):
         with pytest.raises(psycopg.errors.ForeignKeyViolation, match="still referenced by ranking_entries"):
             conn.execute("DELETE FROM tracks WHERE uuid = %s", (song_uuid(1),))
     assert count(clean_product_db, "tracks") == 2
+
+
+def test_deleting_a_track_that_exits_reference_is_refused(clean_product_db):
+    load(clean_product_db, small_ranking(DAY, [1, 2]))
+    load(clean_product_db, small_ranking(DAY + timedelta(days=1), [1]))
+    with connect(clean_product_db) as conn:
+        conn.execute(
+            "DELETE FROM ranking_entries WHERE track_id = (SELECT id FROM tracks WHERE uuid = %s)",
+            (song_uuid(2),),
+        )
+        conn.commit()
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="still referenced by chart_exits"):
+            conn.execute("DELETE FROM tracks WHERE uuid = %s", (song_uuid(2),))
 
 
 def test_a_load_in_progress_holds_its_tracks_against_deletion(clean_product_db):
