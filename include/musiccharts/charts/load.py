@@ -375,7 +375,10 @@ def _require_aware(name: str, value: datetime) -> None:
 def _require_unique_positions(ranking: ChartRanking) -> None:
     # Checked here and not left to the database: on a reload, identical rows are not rewritten, so a second
     # item at a position whose first item equals the stored row could slip through silently.
-    occurrences = Counter(item.position for item in ranking.items)
+    positions = [item.position for item in ranking.items]
+    if len(set(positions)) == len(positions):
+        return
+    occurrences = Counter(positions)
     duplicates = sorted(position for position, times in occurrences.items() if times > 1)
     if duplicates:
         raise ValueError(
@@ -444,16 +447,23 @@ def _metric(value: float | None) -> int | float | None:
     return value
 
 
-def _songs(loads: Sequence[RankingLoad]) -> dict[str, dict[str, Any]]:
+def _song_uuids(loads: Sequence[RankingLoad]) -> list[list[str]]:
+    """Per load, the lower-case uuid of each item (computed once: every step below needs them)."""
+    return [[item.song.uuid.lower() for item in load.ranking.items] for load in loads]
+
+
+def _songs(loads: Sequence[RankingLoad], song_uuids: list[list[str]]) -> dict[str, dict[str, Any]]:
     """The distinct songs of the rankings by lower-case uuid. A song named differently in two rankings takes
     its name from the latest ranking, and within one ranking from its best position: what loading the
     rankings one by one, in date order, would store."""
     songs: dict[str, dict[str, Any]] = {}
-    for load in sorted(loads, key=lambda load: load.ranking.date, reverse=True):
-        for item in sorted(load.ranking.items, key=lambda item: item.position):
-            song = item.song
-            song_uuid = song.uuid.lower()
+    latest_first = sorted(range(len(loads)), key=lambda index: loads[index].ranking.date, reverse=True)
+    for index in latest_first:
+        items = loads[index].ranking.items
+        for position_order in sorted(range(len(items)), key=lambda i: items[i].position):
+            song_uuid = song_uuids[index][position_order]
             if song_uuid not in songs:  # the first one seen is the latest ranking's, at its best position
+                song = items[position_order].song
                 songs[song_uuid] = {
                     "song_uuid": song_uuid,
                     "song_name": song.name,
@@ -494,13 +504,15 @@ def _ranking_records(loads: Sequence[RankingLoad]) -> list[dict[str, Any]]:
     ]
 
 
-def _entry_rows(ranking_id: int, ranking: ChartRanking, track_ids: dict[str, int]) -> Iterable[tuple]:
+def _entry_rows(
+    ranking_id: int, ranking: ChartRanking, song_uuids: list[str], track_ids: dict[str, int]
+) -> Iterable[tuple]:
     """The rows of one ranking's entries, in ``_ENTRY_COLUMNS`` order."""
-    for item, raw in zip(ranking.items, _raw_items(ranking), strict=True):
+    for item, song_uuid, raw in zip(ranking.items, song_uuids, _raw_items(ranking), strict=True):
         yield (
             ranking_id,
             item.position,
-            track_ids[item.song.uuid.lower()],
+            track_ids[song_uuid],
             item.old_position or None,  # 0 means "not on the previous ranking": positions start at 1
             item.position_evolution,
             _metric(item.metric),
@@ -548,7 +560,8 @@ def load_rankings(
     if not loads:
         return []
     _validate(chart_slug, loads)
-    songs = _songs(loads)
+    song_uuids = _song_uuids(loads)
+    songs = _songs(loads, song_uuids)
     params = {
         **_chart_params(chart_slug, max(loads, key=lambda load: load.ranking.date).ranking),
         "songs": Jsonb(list(songs.values()), dumps=_encode_json),
@@ -576,45 +589,32 @@ def load_rankings(
                 f"{chart_slug}: tracks {sorted(set(songs) - set(track_ids))} could not be stored"
             )
         new_tracks = _new_tracks_by_date(
-            loads, {song_uuid for song_uuid, _id, inserted in tracks if inserted}
+            loads, song_uuids, {song_uuid for song_uuid, _id, inserted in tracks if inserted}
         )
 
         stored = {row[1]: row for row in rankings_cursor.fetchall()}
         if len(stored) != len(loads):
             raise RuntimeError(f"chart {chart_slug!r} could not be stored")
-        fresh = [load for load in loads if stored[load.ranking.date][2]]
-        reloaded = [load for load in loads if not stored[load.ranking.date][2]]
+        ranking_ids = [stored[load.ranking.date][0] for load in loads]
+        fresh = [index for index, load in enumerate(loads) if stored[load.ranking.date][2]]
+        reloaded = [index for index, load in enumerate(loads) if not stored[load.ranking.date][2]]
+
+        def rows_of(indexes: list[int]) -> Iterable[tuple]:
+            for index in indexes:
+                yield from _entry_rows(ranking_ids[index], loads[index].ranking, song_uuids[index], track_ids)
 
         with conn.cursor() as cur:
             if fresh:
                 # A ranking stored for the first time has no entries yet: straight into the table.
-                _copy_entries(
-                    cur,
-                    _COPY_ENTRIES_SQL,
-                    (
-                        row
-                        for load in fresh
-                        for row in _entry_rows(stored[load.ranking.date][0], load.ranking, track_ids)
-                    ),
-                )
+                _copy_entries(cur, _COPY_ENTRIES_SQL, rows_of(fresh))
             if reloaded:
                 cur.execute(_PREPARE_REPLACEMENT_SQL)
-                _copy_entries(
-                    cur,
-                    _COPY_REPLACEMENT_SQL,
-                    (
-                        row
-                        for load in reloaded
-                        for row in _entry_rows(stored[load.ranking.date][0], load.ranking, track_ids)
-                    ),
-                )
+                _copy_entries(cur, _COPY_REPLACEMENT_SQL, rows_of(reloaded))
 
-        ranking_ids = [stored[load.ranking.date][0] for load in loads]
         with conn.pipeline():
             replaced_cursor = (
                 conn.execute(
-                    _REPLACE_ENTRIES_SQL,
-                    {"ranking_ids": [stored[load.ranking.date][0] for load in reloaded]},
+                    _REPLACE_ENTRIES_SQL, {"ranking_ids": [ranking_ids[index] for index in reloaded]}
                 )
                 if reloaded
                 else None
@@ -652,15 +652,17 @@ def load_rankings(
     return results
 
 
-def _new_tracks_by_date(loads: Sequence[RankingLoad], new_uuids: set[str]) -> dict[datetime, int]:
+def _new_tracks_by_date(
+    loads: Sequence[RankingLoad], song_uuids: list[list[str]], new_uuids: set[str]
+) -> dict[datetime, int]:
     """How many of the new tracks each ranking brought: a track counts for the earliest ranking it is on."""
     if len(loads) == 1:
         return {loads[0].ranking.date: len(new_uuids)}
     counts: dict[datetime, int] = {}
     unassigned = set(new_uuids)
-    for load in sorted(loads, key=lambda load: load.ranking.date):
-        mine = {item.song.uuid.lower() for item in load.ranking.items} & unassigned
-        counts[load.ranking.date] = len(mine)
+    for index in sorted(range(len(loads)), key=lambda index: loads[index].ranking.date):
+        mine = unassigned.intersection(song_uuids[index])
+        counts[loads[index].ranking.date] = len(mine)
         unassigned -= mine
     return counts
 
