@@ -157,9 +157,16 @@ WITH chart AS (
 )
 SELECT id, ranking_date, inserted, true AS changed FROM upserted
 UNION ALL
-SELECT r.id, r.ranking_date, false, false
-FROM rankings r JOIN chart ON r.chart_id = chart.id JOIN input x ON x.ranking_date = r.ranking_date
-WHERE r.id NOT IN (SELECT id FROM upserted)
+SELECT known.id, known.ranking_date, false, false
+FROM input x
+CROSS JOIN LATERAL (
+    -- One probe of the (chart_id, ranking_date) key per ranking: LIMIT 1 (the key is unique anyway) keeps
+    -- the planner from flattening this into a hash join over every ranking of every chart.
+    SELECT r.id, r.ranking_date FROM rankings r
+    WHERE r.chart_id = (SELECT id FROM chart) AND r.ranking_date = x.ranking_date
+    LIMIT 1
+) known
+WHERE known.id NOT IN (SELECT id FROM upserted)
 """
 
 # Order of the values of every entry row written, by COPY or from the temporary table.
@@ -232,8 +239,11 @@ WITH deleted AS (
     SELECT {", ".join(f"x.{column}" for column in _ENTRY_COLUMNS)}
     FROM {_REPLACEMENT_TABLE} x
     WHERE NOT EXISTS (
+        -- The ANY() keeps the planner on the primary key: the temporary table has no statistics, and an
+        -- anti-join estimated from them would hash the whole entries table.
         SELECT FROM ranking_entries e
-        WHERE e.ranking_id = x.ranking_id AND e.position = x.position AND {_same_entry("e", "x")}
+        WHERE e.ranking_id = ANY (%(ranking_ids)s::bigint[])
+          AND e.ranking_id = x.ranking_id AND e.position = x.position AND {_same_entry("e", "x")}
     )
     ORDER BY x.ranking_id, x.position
     ON CONFLICT (ranking_id, position) DO UPDATE SET
@@ -241,7 +251,8 @@ WITH deleted AS (
     RETURNING ranking_id
 ), touched AS (
     UPDATE rankings r SET fetched_at = now()
-    WHERE r.id IN (SELECT ranking_id FROM written UNION SELECT ranking_id FROM deleted)
+    WHERE r.id = ANY (%(ranking_ids)s::bigint[])
+      AND r.id IN (SELECT ranking_id FROM written UNION SELECT ranking_id FROM deleted)
       AND r.fetched_at IS DISTINCT FROM now()
     RETURNING r.id
 )

@@ -589,3 +589,38 @@ def test_raw_responses_can_be_rebuilt_exactly(clean_product_db, full_ranking):
         rebuilt.append(page)
     assert [len(page["items"]) for page in rebuilt] == [100, 100]
     assert json.dumps(rebuilt, sort_keys=True) == json.dumps(full_ranking.raw_pages, sort_keys=True)
+
+
+# --- plans -----------------------------------------------------------------------------------------------------
+
+
+def test_loading_one_ranking_never_scans_whole_tables(clean_product_db):
+    """A DAG run loads one ranking into tables that hold years of them: every statement must reach that
+    ranking's rows through an index. Checked with the scan counters of the load's own transaction, on a
+    table big enough (60,000 entries) for a misestimated plan to prefer a full scan."""
+    history = [
+        small_ranking(DAY + timedelta(days=index), list(range(index * 20, index * 20 + 200)))
+        for index in range(300)
+    ]
+    with connect(clean_product_db) as conn:
+        load_rankings(conn, SLUG, [RankingLoad(ranking, *day_period(ranking.date)) for ranking in history])
+        conn.execute("ANALYZE")
+
+    new_day = small_ranking(DAY + timedelta(days=300), list(range(6000, 6200)))
+    corrected = small_ranking(DAY + timedelta(days=150), list(range(3001, 3201)))
+    with connect(clean_product_db) as conn:
+        conn.execute("SELECT 1")  # one caller-held transaction: the counters below are the loads' own
+        for ranking in (new_day, corrected, history[10]):
+            load_ranking(
+                conn,
+                ranking,
+                chart_slug=SLUG,
+                period_start=day_period(ranking.date)[0],
+                period_end=day_period(ranking.date)[1],
+            )
+        full_scans = conn.execute(
+            "SELECT relname, seq_scan FROM pg_stat_xact_user_tables"
+            " WHERE relname IN ('ranking_entries', 'rankings', 'tracks', 'chart_exits') AND seq_scan > 0"
+        ).fetchall()
+        conn.rollback()
+    assert full_scans == []
