@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import msgspec
@@ -59,7 +60,6 @@ _LOCK_CHART_SQL = "SELECT pg_advisory_xact_lock(%(lock_namespace)s, hashtext(%(s
 # a few rankings' rows through an index), which makes PostgreSQL JIT-compile them: measured, ~0.3 s of
 # compilation for a 0.1 s statement. SET LOCAL ends with the transaction.
 _NO_JIT_SQL = "SET LOCAL jit = off"
-_WORK_MEM_SQL = "SET LOCAL work_mem = '64MB'"
 
 # The platform is created by its code when unknown (the catalogue DAG later fills its display name and is
 # never overwritten here). It is its own statement so that the chart upsert, in the next one, sees a platform
@@ -154,19 +154,26 @@ WITH chart AS (
           (EXCLUDED.period_start, EXCLUDED.period_end, EXCLUDED.expected_entries, EXCLUDED.entry_count,
            EXCLUDED.raw_pages)
     RETURNING id, ranking_date, xmax = 0 AS inserted
+), stored AS (
+    SELECT id, ranking_date, inserted, true AS changed FROM upserted
+    UNION ALL
+    SELECT known.id, known.ranking_date, false, false
+    FROM input x
+    CROSS JOIN LATERAL (
+        -- One probe of the (chart_id, ranking_date) key per ranking: LIMIT 1 (the key is unique anyway)
+        -- keeps the planner from flattening this into a hash join over every ranking of every chart.
+        SELECT r.id, r.ranking_date FROM rankings r
+        WHERE r.chart_id = (SELECT id FROM chart) AND r.ranking_date = x.ranking_date
+        LIMIT 1
+    ) known
+    WHERE known.id NOT IN (SELECT id FROM upserted)
 )
-SELECT id, ranking_date, inserted, true AS changed FROM upserted
-UNION ALL
-SELECT known.id, known.ranking_date, false, false
-FROM input x
-CROSS JOIN LATERAL (
-    -- One probe of the (chart_id, ranking_date) key per ranking: LIMIT 1 (the key is unique anyway) keeps
-    -- the planner from flattening this into a hash join over every ranking of every chart.
-    SELECT r.id, r.ranking_date FROM rankings r
-    WHERE r.chart_id = (SELECT id FROM chart) AND r.ranking_date = x.ranking_date
-    LIMIT 1
-) known
-WHERE known.id NOT IN (SELECT id FROM upserted)
+-- The date of the ranking before each one among those stored before this statement (rankings this statement
+-- inserts are not visible to it): the loader uses it to tell which neighbours are in its own batch.
+SELECT s.id, s.ranking_date, s.inserted, s.changed, (SELECT id FROM chart) AS chart_id,
+       (SELECT max(r.ranking_date) FROM rankings r
+        WHERE r.chart_id = (SELECT id FROM chart) AND r.ranking_date < s.ranking_date) AS stored_before
+FROM stored s
 """
 
 # Order of the values of every entry row written, by COPY or from the temporary table.
@@ -187,6 +194,11 @@ _ENTRY_COLUMNS = (
 _ENTRY_VALUE_COLUMNS = _ENTRY_COLUMNS[2:]  # everything but the key (ranking_id, position)
 
 _COPY_ENTRIES_SQL = f"COPY ranking_entries ({', '.join(_ENTRY_COLUMNS)}) FROM STDIN"
+
+_COPY_EXITS_SQL = (
+    "COPY chart_exits (chart_id, track_id, last_ranking_id, exit_ranking_id, last_position, exit_date)"
+    " FROM STDIN"
+)
 
 _REPLACEMENT_TABLE = "_ranking_entries_replacement"
 
@@ -289,6 +301,7 @@ WITH loaded AS MATERIALIZED (
         WHERE r.chart_id = t.chart_id AND r.ranking_date < t.ranking_date
         ORDER BY r.ranking_date DESC LIMIT 1
     ) previous ON true
+    WHERE t.id <> ALL (%(computed_ids)s::bigint[])  -- exits the loader derived from its own batch
 ), tracks_on AS MATERIALIZED (
     -- The tracks (and positions) of every ranking involved, one row per ranking, each read through the
     -- primary key (LATERAL: never a scan of the whole table). Both aggregates see the same rows in the same
@@ -584,7 +597,6 @@ def load_rankings(
         # in order with its own snapshot, and the first failure aborts the rest and rolls everything back.
         with conn.pipeline():
             conn.execute(_NO_JIT_SQL)
-            conn.execute(_WORK_MEM_SQL)
             conn.execute(_LOCK_CHART_SQL, params)
             conn.execute(_INSERT_PLATFORM_SQL, params)
             conn.execute(_UPSERT_CHART_SQL, params)
@@ -614,6 +626,7 @@ def load_rankings(
             for index in indexes:
                 yield from _entry_rows(ranking_ids[index], loads[index].ranking, song_uuids[index], track_ids)
 
+        batch_exits = _exits_within_batch(loads, song_uuids, track_ids, stored)
         with conn.cursor() as cur:
             if fresh:
                 # A ranking stored for the first time has no entries yet: straight into the table.
@@ -621,6 +634,8 @@ def load_rankings(
             if reloaded:
                 cur.execute(_PREPARE_REPLACEMENT_SQL)
                 _copy_entries(cur, _COPY_REPLACEMENT_SQL, rows_of(reloaded))
+            if batch_exits:
+                _copy_entries(cur, _COPY_EXITS_SQL, (row for rows in batch_exits.values() for row in rows))
 
         with conn.pipeline():
             replaced_cursor = (
@@ -630,15 +645,18 @@ def load_rankings(
                 if reloaded
                 else None
             )
-            exits_cursor = conn.execute(_RECOMPUTE_EXITS_SQL, {"ranking_ids": ranking_ids})
+            exits_cursor = conn.execute(
+                _RECOMPUTE_EXITS_SQL, {"ranking_ids": ranking_ids, "computed_ids": list(batch_exits)}
+            )
         replaced = {row[0]: row[1:] for row in replaced_cursor.fetchall()} if replaced_cursor else {}
         exits = {row[0]: row[1:] for row in exits_cursor.fetchall()}
+        exits.update({exit_id: (0, len(rows)) for exit_id, rows in batch_exits.items() if rows})
         next_ids = _following_ids(conn, ranking_ids) if exits else {}
 
     results = []
     loaded_ids = set(ranking_ids)
     for load in loads:
-        ranking_id, _date, inserted, changed = stored[load.ranking.date]
+        ranking_id, _date, inserted, changed, _chart_id, _stored_before = stored[load.ranking.date]
         if inserted:
             entries_changed, entries_deleted, touched = len(load.ranking.items), 0, False
         else:
@@ -661,6 +679,39 @@ def load_rankings(
             )
         )
     return results
+
+
+def _exits_within_batch(
+    loads: Sequence[RankingLoad],
+    song_uuids: list[list[str]],
+    track_ids: dict[str, int],
+    stored: dict[datetime, tuple],
+) -> dict[int, list[tuple]]:
+    """The exits at each new ranking whose previous ranking is in the same batch, by the new ranking's id.
+
+    Both sides are in memory, so these need no query: a ranking stored for the first time has no exits yet,
+    and its previous ranking is the batch's one before it unless a ranking stored earlier lies between them
+    (``stored_before``, the latest date stored before this transaction). Every other exit is recomputed by
+    ``_RECOMPUTE_EXITS_SQL``, from what is stored.
+    """
+    order = sorted(range(len(loads)), key=lambda index: loads[index].ranking.date)
+    exits: dict[int, list[tuple]] = {}
+    for before, after in pairwise(order):
+        after_id, after_date, inserted, _changed, chart_id, stored_before = stored[loads[after].ranking.date]
+        if not inserted or (stored_before is not None and stored_before > loads[before].ranking.date):
+            continue
+        present = {track_ids[song_uuid] for song_uuid in song_uuids[after]}
+        best: dict[int, int] = {}  # track id -> its best position on the previous ranking
+        for item, song_uuid in zip(loads[before].ranking.items, song_uuids[before], strict=True):
+            track_id = track_ids[song_uuid]
+            if track_id not in present and item.position < best.get(track_id, item.position + 1):
+                best[track_id] = item.position
+        before_id = stored[loads[before].ranking.date][0]
+        exits[after_id] = [
+            (chart_id, track_id, before_id, after_id, position, after_date)
+            for track_id, position in sorted(best.items())
+        ]
+    return exits
 
 
 def _new_tracks_by_date(

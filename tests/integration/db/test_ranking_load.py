@@ -420,6 +420,27 @@ def test_a_batch_of_rankings_stores_what_loading_them_one_by_one_stores(clean_pr
     assert sum(result.new_tracks for result in results) == len({song for songs in SEQUENCE for song in songs})
 
 
+@pytest.mark.parametrize(
+    ("stored_first", "batch"),
+    [
+        ([1], [0, 2, 3]),  # a stored ranking lies between two of the batch
+        ([0, 2], [1, 3]),  # every batch ranking has a stored neighbour
+        ([3], [2, 0, 1]),  # the batch precedes a stored ranking
+    ],
+)
+def test_batches_around_stored_rankings_give_the_same_exits(clean_product_db, stored_first, batch):
+    rankings = [small_ranking(DAY + timedelta(days=index), songs) for index, songs in enumerate(SEQUENCE)]
+    for index in stored_first:
+        load(clean_product_db, rankings[index])
+    with connect(clean_product_db) as conn:
+        results = load_rankings(
+            conn, SLUG, [RankingLoad(rankings[index], *day_period(rankings[index].date)) for index in batch]
+        )
+
+    assert stored_exits(clean_product_db) == expected_exits()
+    assert all(result.entries == len(SEQUENCE[index]) for result, index in zip(results, batch, strict=True))
+
+
 def test_a_batch_mixing_new_and_stored_rankings_converges(clean_product_db):
     load(clean_product_db, small_ranking(DAY + timedelta(days=1), [2, 1, 3, 6, 5]))  # to be corrected
     rankings = [small_ranking(DAY + timedelta(days=index), songs) for index, songs in enumerate(SEQUENCE)]
