@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from musiccharts_stack.env import REPO_ROOT
 from musiccharts_stack.native import NativeStack, PostgresParts
@@ -30,15 +31,16 @@ log = logging.getLogger("musiccharts.run")
 VAR = REPO_ROOT / "var"
 
 
-def start_postgres() -> tuple[PostgresParts, object | None]:
+def start_postgres(var: Path = VAR) -> tuple[PostgresParts, object | None]:
     """The server to use; a private PostgreSQL 16 (pgserver, in var/pgdata) unless one is given."""
     url = os.environ.get("MUSICCHARTS_DATABASE_URL")
     if url:
         return PostgresParts.from_url(url), None
     import pgserver
 
-    server = pgserver.get_server(VAR / "pgdata", cleanup_mode="stop")
-    log.info("private PostgreSQL 16 running in %s", VAR / "pgdata")
+    var.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet, and pgserver needs its parent
+    server = pgserver.get_server(var / "pgdata", cleanup_mode="stop")
+    log.info("private PostgreSQL 16 running in %s", var / "pgdata")
     return PostgresParts.from_url(server.get_uri()), server
 
 
