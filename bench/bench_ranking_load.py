@@ -7,9 +7,8 @@ the recorded payload's shape; consecutive rankings share ~90% of their songs, so
 happen), in a scratch database it creates on the server of ``--dsn`` (default: the local Postgres,
 127.0.0.1:5432 user postgres) and drops at the end. Then it measures, all committed:
 
-(a) load path: ``load_rankings`` with all the rankings (the N entries in one transaction: chart, tracks and
-    rankings upserted, entries COPYed into ranking_entries, exits recomputed), as a deep backfill of one
-    chart would be loaded in one go;
+(a) load path: ``load_rankings`` with all the rankings, i.e. the N entries → committed rows in one
+    transaction (chart, tracks and rankings upserted, entries COPYed into ranking_entries, exits derived);
 (b) baseline: one raw COPY of the same rows (the same Python values, raw JSON encoded by the same encoder)
     into an equivalent plain table with no keys, constraints or indexes; measured before and after (a), the
     faster run is the baseline;
