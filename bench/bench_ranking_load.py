@@ -190,6 +190,7 @@ def load_path_per_ranking(conn: psycopg.Connection, rankings: list[ChartRanking]
     return rows
 
 
+# The stored entry columns, with the song itself in place of its track id (the raw table has no tracks).
 RAW_COLUMNS = (
     "ranking_no",
     "position",
@@ -197,15 +198,7 @@ RAW_COLUMNS = (
     "song_name",
     "credit_name",
     "image_url",
-    "previous_position",
-    "position_evolution",
-    "metric",
-    "time_on_chart",
-    "time_on_chart_unit",
-    "entry_state",
-    "entry_date",
-    "rank_date",
-    "raw",
+    *load_module._ENTRY_VALUE_COLUMNS[1:],
 )
 
 
