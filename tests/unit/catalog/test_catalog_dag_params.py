@@ -11,7 +11,7 @@ def catalog_dags():
 
     bag = DagBag(dag_folder="dags/catalog")
     assert bag.import_errors == {}
-    return bag
+    return bag  # read through bag.dags: DagBag.get_dag() also consults Airflow's metadata database
 
 
 def validated(dag, conf: dict) -> dict:
@@ -27,7 +27,7 @@ def validated(dag, conf: dict) -> dict:
 def test_metadata_params(catalog_dags, dag_id):
     from airflow.sdk.exceptions import ParamValidationError
 
-    dag = catalog_dags.get_dag(dag_id)
+    dag = catalog_dags.dags[dag_id]
     good = validated(
         dag, {"uuids": ["7d534228-5165-11e9-9375-549f35161576"], "force": True, "staleness_days": 0}
     )
@@ -40,7 +40,7 @@ def test_metadata_params(catalog_dags, dag_id):
 def test_audience_params(catalog_dags):
     from airflow.sdk.exceptions import ParamValidationError
 
-    dag = catalog_dags.get_dag("fetch_audience")
+    dag = catalog_dags.dags["fetch_audience"]
     assert validated(dag, {"until": "2026-11-20"})["until"] == "2026-11-20"
     with pytest.raises(ParamValidationError):
         validated(dag, {"until": "20 Nov"})
@@ -55,7 +55,7 @@ def test_audience_params(catalog_dags):
     ],
 )
 def test_batches_are_mapped_on_the_api_pool_with_a_threshold_summary(catalog_dags, dag_id, mapped):
-    dag = catalog_dags.get_dag(dag_id)
+    dag = catalog_dags.dags[dag_id]
     assert dag.catchup is False and dag.max_active_runs == 1
     for task_id in mapped:
         task = dag.get_task(task_id)
