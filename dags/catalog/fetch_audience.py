@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 # Naming the decorator module makes TaskFlow free at parse time (see dags/charts/sync_chart_rankings.py).
 import airflow.sdk.definitions.decorators  # noqa: F401
-from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, task
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from musiccharts_airflow.governance import PRODUCT_DB_POOL, SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from musiccharts.catalog.config import AudienceConfig
 
 DAG_ID = "fetch_audience"
 CRON = "0 6 * * *"
@@ -50,6 +58,61 @@ pool `{SOUNDCHARTS_POOL}`). Downstream: analytics DAGs read `track_audience` / `
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID_LIST = {"type": "array", "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}}
 
+
+def audience_config() -> AudienceConfig:
+    from musiccharts.catalog.config import load_catalog_config
+
+    return load_catalog_config().audience
+
+
+def audience_limits() -> BatchLimits:
+    config = audience_config()
+    return BatchLimits(batch_size=config.entities_per_batch, max_batches=config.max_batches)
+
+
+def platforms(kind: Literal["track", "artist"]) -> tuple[str, ...]:
+    config = audience_config()
+    return config.track_platforms if kind == "track" else config.artist_platforms
+
+
+def select_audience(kind: Literal["track", "artist"], params: Mapping[str, Any]) -> list[str]:
+    """Entities missing at least one platform up to ``until``."""
+    import psycopg
+
+    from musiccharts.catalog.audience import resolve_until
+    from musiccharts.catalog.select import select_audience_entities
+    from musiccharts_airflow.product_db import product_dsn
+
+    with psycopg.connect(product_dsn()) as conn:
+        return select_audience_entities(
+            conn,
+            kind,
+            platforms=platforms(kind),
+            until=resolve_until(params.get("until")),
+            uuids=params.get(f"{kind}_uuids") or None,
+        )
+
+
+def fetch_audience(kind: Literal["track", "artist"], uuids: list[str], params: Mapping[str, Any]) -> dict:
+    """New dates of every entity x platform of the batch, loaded in one transaction."""
+    from musiccharts.catalog.audience import resolve_until
+    from musiccharts.catalog.sync import fetch_and_load_audience
+    from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
+    from musiccharts_airflow.product_db import product_dsn
+
+    config = audience_config()
+    return fetch_and_load_audience(
+        SoundchartsHook(),
+        product_dsn(),
+        kind,
+        uuids,
+        platforms=platforms(kind),
+        until=resolve_until(params.get("until")),
+        first_fetch_days=config.first_fetch_days,
+        max_window_days=config.max_window_days,
+    )
+
+
 with DAG(
     dag_id=DAG_ID,
     description="Incremental track and artist audience series from Soundcharts in mapped batches",
@@ -72,108 +135,26 @@ with DAG(
     },
     doc_md=DOC,
 ) as dag:
-
-    def _plan(kind: str, params: dict) -> list[dict]:
-        import psycopg
-        from airflow.sdk.configuration import conf
-
-        from musiccharts.catalog.audience import resolve_until
-        from musiccharts.catalog.batching import plan_batches
-        from musiccharts.catalog.config import load_catalog_config
-        from musiccharts.catalog.select import select_audience_entities
-        from musiccharts_airflow.product_db import product_dsn
-
-        config = load_catalog_config().audience
-        platforms = config.track_platforms if kind == "track" else config.artist_platforms
-        with psycopg.connect(product_dsn()) as conn:
-            uuids = select_audience_entities(
-                conn,
-                kind,
-                platforms=platforms,
-                until=resolve_until(params.get("until")),
-                uuids=params.get(f"{kind}_uuids") or None,
-            )
-        # Never more mapped instances than this deployment's [core] max_map_length allows.
-        limit = min(config.max_batches, conf.getint("core", "max_map_length"))
-        return plan_batches(uuids, endpoint_max=config.entities_per_batch, max_batches=limit)
-
-    def _fetch(kind: str, batch: dict, params: dict) -> dict:
-        from airflow.sdk import get_current_context
-
-        from musiccharts.catalog.audience import resolve_until
-        from musiccharts.catalog.batching import batch_label
-        from musiccharts.catalog.config import load_catalog_config
-        from musiccharts.catalog.sync import fetch_and_load_audience
-        from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
-        from musiccharts_airflow.product_db import product_dsn
-
-        get_current_context()["batch_label"] = batch_label(batch, f"{kind}s")
-        config = load_catalog_config().audience
-        return fetch_and_load_audience(
-            SoundchartsHook(),
-            product_dsn(),
-            kind,
-            batch["ids"],
-            platforms=config.track_platforms if kind == "track" else config.artist_platforms,
-            until=resolve_until(params.get("until")),
-            first_fetch_days=config.first_fetch_days,
-            max_window_days=config.max_window_days,
-        )
-
-    @task(task_id="plan_track_batches", pool=PRODUCT_DB_POOL)
-    def plan_track_batches(params=None) -> list[dict]:
-        """Tracks missing at least one platform up to ``until``, as batches (ids only)."""
-        return _plan("track", params)
-
-    @task(task_id="plan_artist_batches", pool=PRODUCT_DB_POOL)
-    def plan_artist_batches(params=None) -> list[dict]:
-        """Artists missing at least one platform up to ``until``, as batches (ids only)."""
-        return _plan("artist", params)
-
-    @task(
-        task_id="fetch_track_batch",
-        pool=SOUNDCHARTS_POOL,
-        map_index_template="{{ batch_label }}",
-        max_active_tis_per_dagrun=4,
+    track_batches = batched_fetch(
+        noun="tracks",
+        plan_task_id="plan_track_batches",
+        fetch_task_id="fetch_track_batch",
+        select=partial(select_audience, "track"),
+        fetch=partial(fetch_audience, "track"),
+        limits=audience_limits,
+        plan_doc="Tracks missing at least one platform up to `until`, as batches (ids only).",
+        fetch_doc="New dates of every track x platform of the batch, loaded in one transaction.",
     )
-    def fetch_track_batch(batch: dict, params=None) -> dict:
-        """New dates of every track x platform of the batch, loaded in one transaction."""
-        return _fetch("track", batch, params)
-
-    @task(
-        task_id="fetch_artist_batch",
-        pool=SOUNDCHARTS_POOL,
-        map_index_template="{{ batch_label }}",
-        max_active_tis_per_dagrun=4,
+    artist_batches = batched_fetch(
+        noun="artists",
+        plan_task_id="plan_artist_batches",
+        fetch_task_id="fetch_artist_batch",
+        select=partial(select_audience, "artist"),
+        fetch=partial(fetch_audience, "artist"),
+        limits=audience_limits,
+        plan_doc="Artists missing at least one platform up to `until`, as batches (ids only).",
+        fetch_doc="New dates of every artist x platform of the batch, loaded in one transaction.",
     )
-    def fetch_artist_batch(batch: dict, params=None) -> dict:
-        """New dates of every artist x platform of the batch, loaded in one transaction."""
-        return _fetch("artist", batch, params)
-
-    @task(task_id="summarise", trigger_rule=TriggerRule.ALL_DONE)
-    def summarise(track_batches: list[dict], track_results, artist_batches: list[dict], artist_results):
-        """Fail only when more than the threshold of all batches failed; log and return the counts."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from musiccharts.catalog.config import load_catalog_config
-        from musiccharts.catalog.runtime import summarise_run
-        from musiccharts.catalog.sync import TooManyFailedBatches
-
-        threshold = load_catalog_config().audience.failure_threshold
-        try:
-            return summarise_run(
-                list(track_batches or []) + list(artist_batches or []),
-                list(track_results or []) + list(artist_results or []),
-                threshold,
-            )
-        except TooManyFailedBatches as error:
-            raise AirflowFailException(str(error)) from None  # retrying the summary cannot help
-
-    track_plan = plan_track_batches()
-    artist_plan = plan_artist_batches()
-    summarise(
-        track_plan,
-        fetch_track_batch.expand(batch=track_plan),
-        artist_plan,
-        fetch_artist_batch.expand(batch=artist_plan),
+    summarise_batches(
+        track_batches, artist_batches, failure_threshold=lambda: audience_config().failure_threshold
     )
