@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-# Naming the decorator module makes TaskFlow free at parse time (see dags/charts/sync_chart_rankings.py).
+# Naming the decorator module here lets the dag-processor pre-import it (parsing_pre_import_modules only
+# sees a DAG file's own airflow.* imports), which makes TaskFlow free at parse time.
 import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from musiccharts.catalog.config import AudienceConfig
+    from musiccharts.catalog.select import EntityKind
 
 DAG_ID = "fetch_audience"
 CRON = "0 6 * * *"
@@ -55,6 +57,7 @@ pool `{SOUNDCHARTS_POOL}`). Downstream: analytics DAGs read `track_audience` / `
 - *TooManyFailedBatches*: read the failed instances' logs (outage, quota, schema drift).
 """
 
+ENTITY_KINDS: tuple[EntityKind, ...] = ("track", "artist")
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID_LIST = {"type": "array", "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}}
 
@@ -70,12 +73,12 @@ def audience_limits() -> BatchLimits:
     return BatchLimits(batch_size=config.entities_per_batch, max_batches=config.max_batches)
 
 
-def platforms(kind: Literal["track", "artist"]) -> tuple[str, ...]:
+def platforms(kind: EntityKind) -> tuple[str, ...]:
     config = audience_config()
     return config.track_platforms if kind == "track" else config.artist_platforms
 
 
-def select_audience(kind: Literal["track", "artist"], params: Mapping[str, Any]) -> list[str]:
+def select_audience(kind: EntityKind, params: Mapping[str, Any]) -> list[str]:
     """Entities missing at least one platform up to ``until``."""
     import psycopg
 
@@ -93,7 +96,7 @@ def select_audience(kind: Literal["track", "artist"], params: Mapping[str, Any])
         )
 
 
-def fetch_audience(kind: Literal["track", "artist"], uuids: list[str], params: Mapping[str, Any]) -> dict:
+def fetch_audience(kind: EntityKind, uuids: list[str], params: Mapping[str, Any]) -> dict:
     """New dates of every entity x platform of the batch, loaded in one transaction."""
     from musiccharts.catalog.audience import resolve_until
     from musiccharts.catalog.sync import fetch_and_load_audience
@@ -120,7 +123,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=default_task_args(retries=3, retry_delay=timedelta(minutes=1)),
+    default_args=default_task_args(),
     tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
     params={
         "until": Param(
@@ -135,26 +138,17 @@ with DAG(
     },
     doc_md=DOC,
 ) as dag:
-    track_batches = batched_fetch(
-        noun="tracks",
-        plan_task_id="plan_track_batches",
-        fetch_task_id="fetch_track_batch",
-        select=partial(select_audience, "track"),
-        fetch=partial(fetch_audience, "track"),
-        limits=audience_limits,
-        plan_doc="Tracks missing at least one platform up to `until`, as batches (ids only).",
-        fetch_doc="New dates of every track x platform of the batch, loaded in one transaction.",
-    )
-    artist_batches = batched_fetch(
-        noun="artists",
-        plan_task_id="plan_artist_batches",
-        fetch_task_id="fetch_artist_batch",
-        select=partial(select_audience, "artist"),
-        fetch=partial(fetch_audience, "artist"),
-        limits=audience_limits,
-        plan_doc="Artists missing at least one platform up to `until`, as batches (ids only).",
-        fetch_doc="New dates of every artist x platform of the batch, loaded in one transaction.",
-    )
-    summarise_batches(
-        track_batches, artist_batches, failure_threshold=lambda: audience_config().failure_threshold
-    )
+    batches = [
+        batched_fetch(
+            noun=f"{kind}s",
+            plan_task_id=f"plan_{kind}_batches",
+            fetch_task_id=f"fetch_{kind}_batch",
+            select=partial(select_audience, kind),
+            fetch=partial(fetch_audience, kind),
+            limits=audience_limits,
+            plan_doc=f"{kind.title()}s missing at least one platform up to `until`, as batches (ids only).",
+            fetch_doc=f"New dates of every {kind} x platform of the batch, loaded in one transaction.",
+        )
+        for kind in ENTITY_KINDS
+    ]
+    summarise_batches(*batches, failure_threshold=lambda: audience_config().failure_threshold)

@@ -6,7 +6,7 @@ outlets and their docs; building both here keeps their tasks, Params and failure
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import DAG, Param
@@ -63,7 +63,7 @@ def build_metadata_dag(
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
-        default_args=default_task_args(retries=3, retry_delay=timedelta(minutes=1)),
+        default_args=default_task_args(),
         tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
         params={
             "uuids": Param(
