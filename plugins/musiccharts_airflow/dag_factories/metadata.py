@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Param
 
 from musiccharts_airflow.governance import Tag, default_task_args
 from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
+from musiccharts_airflow.params import uuid_list_param
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Asset
 
     from musiccharts.catalog.config import MetadataConfig
-
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 def build_metadata_dag(
@@ -66,12 +65,7 @@ def build_metadata_dag(
         default_args=default_task_args(),
         tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
         params={
-            "uuids": Param(
-                [],
-                type="array",
-                items={"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
-                description=f"Only these {entity} uuids (empty = every stale {entity}).",
-            ),
+            "uuids": uuid_list_param(f"Only these {entity} uuids (empty = every stale {entity})."),
             "force": Param(False, type="boolean", description="Refetch even if the metadata is fresh."),
             "staleness_days": Param(
                 None,
