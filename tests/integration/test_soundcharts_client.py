@@ -191,7 +191,8 @@ class TestSoundchartsClient:
         points = client.get_artist_audience(artist_uuid, "spotify", start, end)
         truth = sim_now.catalogue.artist_audience(artist_uuid, "spotify", start, end, now=NOW)
         assert len(points) == len(truth) == 305
-        assert points[0].value == truth[0]["value"]
+        assert points[0].follower_count == truth[0]["followerCount"]
+        assert points[0].metrics() == {"follower_count": truth[0]["followerCount"]}  # spotify: followers only
         assert sim_now.state.call_count("artist_audience") == 4  # 305 days = 4 windows of <= 90 days
 
     def test_team_usage(self, client, sim_now) -> None:
