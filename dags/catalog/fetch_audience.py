@@ -156,13 +156,13 @@ with DAG(
         from airflow.sdk.exceptions import AirflowFailException
 
         from musiccharts.catalog.config import load_catalog_config
-        from musiccharts.catalog.runtime import summarise_run
+        from musiccharts.catalog.runtime import concatenate_plans, summarise_run
         from musiccharts.catalog.sync import TooManyFailedBatches
 
         threshold = load_catalog_config().audience.failure_threshold
         try:
             return summarise_run(
-                list(track_batches or []) + list(artist_batches or []),
+                concatenate_plans(track_batches, artist_batches),
                 list(track_results or []) + list(artist_results or []),
                 threshold,
             )

@@ -31,9 +31,9 @@ def _items(result: Any) -> list[Any]:
 
 
 def _connect(dsn: str):
-    import psycopg
+    from musiccharts.db.connection import product_db_session
 
-    return psycopg.connect(dsn)
+    return product_db_session(dsn)
 
 
 def fetch_and_load_tracks(
