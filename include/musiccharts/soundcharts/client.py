@@ -160,13 +160,29 @@ def _error_message(response: requests.Response) -> str:
     return response.text[:200]
 
 
-class _Retry(Exception):
-    """Internal: this attempt failed in a way worth retrying."""
+@dataclass(frozen=True)
+class _Answered:
+    """One attempt got a usable 2xx answer."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
+    payload: Any
+
+
+@dataclass(frozen=True)
+class _RateLimited:
+    """429 "maximum request count": wait ``seconds`` and send again; not a failure."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Transient:
+    """5xx, timeout or lost connection: worth another attempt after a backoff."""
+
+    reason: str
+    status: int | None = None
+
+
+_Outcome = _Answered | _RateLimited | _Transient
 
 
 class SoundchartsClient:
@@ -546,104 +562,116 @@ class SoundchartsClient:
         *,
         resource: tuple[str, str] | None = None,
     ) -> Any:
-        """GET ``path`` and return its decoded JSON, applying the retry, rate-limit and quota rules."""
+        """GET ``path`` and return its decoded JSON, applying the retry, rate-limit and quota rules.
+
+        Each attempt ends in one of three states: answered (return it), rate limited (wait as announced,
+        bounded by ``max_rate_limit_wait`` in all, without using up a retry) or transient (retry after an
+        exponential backoff, at most ``max_retries`` times). Everything else raises from the attempt.
+        """
         if self.quota_floor > 0 and self.quota_remaining is None and not self._quota_probed:
             # Other tasks may have spent the quota since this client was built: learn where it stands from
             # the free usage endpoint (its response carries x-quota-remaining too) before the first call.
             self._quota_probed = True
             self._request("usage", USAGE_PATH)
         self._check_quota_floor(path)
-        url = self.base_url + path
         failures = 0
         rate_limited_for = 0.0
         while True:
-            if self.limiter is not None:
-                self.limiter.acquire(timeout=self.limiter_timeout)
-            self.stats.requests += 1
-            self.stats.by_endpoint[endpoint_name] += 1
-            started = time.perf_counter()
-            try:
-                try:
-                    response = self._session.get(url, params=params, timeout=self.timeout)
-                except (requests.ConnectionError, requests.Timeout) as error:
-                    elapsed_ms = (time.perf_counter() - started) * 1000
-                    log.info("GET %s failed after %.0f ms: %s", path, elapsed_ms, type(error).__name__)
-                    raise _Retry(type(error).__name__) from None
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                status = response.status_code
-                log.debug("GET %s -> %d in %.0f ms", path, status, elapsed_ms)
-                self._read_quota(response)
-                if 200 <= status < 300:
-                    try:
-                        return response.json()
-                    except ValueError as error:
-                        raise SoundchartsResponseError(
-                            f"malformed JSON from {path} ({len(response.content)} bytes): {error}",
-                            endpoint=path,
-                            fields=["<body>"],
-                            status=status,
-                        ) from None
-                message = _error_message(response)
-                if status in (401, 403):
-                    raise SoundchartsAuthError(
-                        f"Soundcharts refused {path} with HTTP {status}: {message}",
-                        endpoint=path,
-                        status=status,
-                    )
-                if status == 404:
-                    kind, identifier = resource or ("resource", None)
-                    raise SoundchartsNotFound(
-                        f"Soundcharts {kind} not found ({path}): {message}",
-                        resource=kind,
-                        identifier=identifier,
-                        endpoint=path,
-                    )
-                if status == 429:
-                    reset = self._rate_limit_reset(response)
-                    if "quota" in message.lower() and "request count" not in message.lower():
-                        raise SoundchartsQuotaExhausted(
-                            f"Soundcharts quota exhausted ({path}): {message}",
-                            remaining=self.quota_remaining,
-                            floor=self.quota_floor,
-                            endpoint=path,
-                            status=429,
-                        )
-                    wait = (reset if reset is not None else self._backoff(1)) + random.uniform(0, 0.5)
-                    if rate_limited_for + wait > self.max_rate_limit_wait:
-                        raise SoundchartsUnavailable(
-                            f"Soundcharts kept rate limiting {path} for {rate_limited_for:.0f} s",
-                            attempts=failures + 1,
-                            endpoint=path,
-                            status=429,
-                        )
-                    log.warning("GET %s rate limited (429); waiting %.1f s as announced", path, wait)
-                    self.stats.rate_limited_waits += 1
-                    self.stats.rate_limited_seconds += wait
-                    rate_limited_for += wait
-                    self.sleep(wait)
-                    continue  # a rate-limit wait is not a failure: no retry is used up
-                if status >= 500:
-                    raise _Retry(f"HTTP {status}: {message}", status)
-                raise SoundchartsRequestError(
-                    f"Soundcharts rejected {path} with HTTP {status}: {message}", endpoint=path, status=status
-                )
-            except _Retry as retry:
-                failures += 1
-                if failures > self.max_retries:
+            outcome = self._attempt(endpoint_name, path, params, resource)
+            if isinstance(outcome, _Answered):
+                return outcome.payload
+            if isinstance(outcome, _RateLimited):
+                if rate_limited_for + outcome.seconds > self.max_rate_limit_wait:
                     raise SoundchartsUnavailable(
-                        f"Soundcharts unavailable: {path} failed {failures} times, last: {retry.reason}",
-                        attempts=failures,
+                        f"Soundcharts kept rate limiting {path} for {rate_limited_for:.0f} s",
+                        attempts=failures + 1,
                         endpoint=path,
-                        status=retry.status,
-                    ) from None
-                delay = self._backoff(failures)
-                self.stats.retries += 1
-                log.warning(
-                    "GET %s failed (%s); retry %d/%d in %.1f s",
-                    path,
-                    retry.reason,
-                    failures,
-                    self.max_retries,
-                    delay,
+                        status=429,
+                    )
+                log.warning("GET %s rate limited (429); waiting %.1f s as announced", path, outcome.seconds)
+                self.stats.rate_limited_waits += 1
+                self.stats.rate_limited_seconds += outcome.seconds
+                rate_limited_for += outcome.seconds
+                self.sleep(outcome.seconds)
+                continue
+            failures += 1
+            if failures > self.max_retries:
+                raise SoundchartsUnavailable(
+                    f"Soundcharts unavailable: {path} failed {failures} times, last: {outcome.reason}",
+                    attempts=failures,
+                    endpoint=path,
+                    status=outcome.status,
                 )
-                self.sleep(delay)
+            delay = self._backoff(failures)
+            self.stats.retries += 1
+            log.warning(
+                "GET %s failed (%s); retry %d/%d in %.1f s",
+                path,
+                outcome.reason,
+                failures,
+                self.max_retries,
+                delay,
+            )
+            self.sleep(delay)
+
+    def _attempt(
+        self,
+        endpoint_name: str,
+        path: str,
+        params: dict[str, str] | None,
+        resource: tuple[str, str] | None,
+    ) -> _Outcome:
+        """Send one request and classify its answer; raise the errors no retry can fix."""
+        if self.limiter is not None:
+            self.limiter.acquire(timeout=self.limiter_timeout)
+        self.stats.requests += 1
+        self.stats.by_endpoint[endpoint_name] += 1
+        started = time.perf_counter()
+        try:
+            response = self._session.get(self.base_url + path, params=params, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info("GET %s failed after %.0f ms: %s", path, elapsed_ms, type(error).__name__)
+            return _Transient(type(error).__name__)
+        status = response.status_code
+        log.debug("GET %s -> %d in %.0f ms", path, status, (time.perf_counter() - started) * 1000)
+        self._read_quota(response)
+        if 200 <= status < 300:
+            try:
+                return _Answered(response.json())
+            except ValueError as error:
+                raise SoundchartsResponseError(
+                    f"malformed JSON from {path} ({len(response.content)} bytes): {error}",
+                    endpoint=path,
+                    fields=["<body>"],
+                    status=status,
+                ) from None
+        message = _error_message(response)
+        if status in (401, 403):
+            raise SoundchartsAuthError(
+                f"Soundcharts refused {path} with HTTP {status}: {message}", endpoint=path, status=status
+            )
+        if status == 404:
+            kind, identifier = resource or ("resource", None)
+            raise SoundchartsNotFound(
+                f"Soundcharts {kind} not found ({path}): {message}",
+                resource=kind,
+                identifier=identifier,
+                endpoint=path,
+            )
+        if status == 429:
+            if "quota" in message.lower() and "request count" not in message.lower():
+                raise SoundchartsQuotaExhausted(
+                    f"Soundcharts quota exhausted ({path}): {message}",
+                    remaining=self.quota_remaining,
+                    floor=self.quota_floor,
+                    endpoint=path,
+                    status=429,
+                )
+            reset = self._rate_limit_reset(response)
+            return _RateLimited((reset if reset is not None else self._backoff(1)) + random.uniform(0, 0.5))
+        if status >= 500:
+            return _Transient(f"HTTP {status}: {message}", status)
+        raise SoundchartsRequestError(
+            f"Soundcharts rejected {path} with HTTP {status}: {message}", endpoint=path, status=status
+        )
