@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -46,6 +46,7 @@ from musiccharts.soundcharts.errors import (
     SoundchartsResponseError,
     SoundchartsUnavailable,
 )
+from musiccharts.soundcharts.windows import AUDIENCE_WINDOW_DAYS, split_windows
 
 __all__ = [
     "ARTIST_BATCH_MAX",
@@ -66,8 +67,6 @@ PAGE_LIMIT = 100
 #: Batch endpoints take at most 10 comma-separated uuids.
 SONG_BATCH_MAX = 10
 ARTIST_BATCH_MAX = 10
-#: Audience time series accept windows of at most 90 days (``endDate - startDate``).
-AUDIENCE_WINDOW_DAYS = 90
 #: Guard against a server whose ``page.next`` never ends.
 MAX_PAGES = 10_000
 #: Quota and rate-limit usage: free (costs no quota), so it is safe to ask before every task's first call.
@@ -130,19 +129,6 @@ def _unique(values: Iterable[str]) -> list[str]:
         if value and value not in seen:
             seen[value] = None
     return list(seen)
-
-
-def _windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
-    """Split ``[start, end]`` (inclusive) into consecutive windows spanning at most ``days`` days."""
-    if start > end:
-        raise ValueError(f"start {start} is after end {end}")
-    windows = []
-    window_start = start
-    while window_start <= end:
-        window_end = min(end, window_start + timedelta(days=days))
-        windows.append((window_start, window_end))
-        window_start = window_end + timedelta(days=1)
-    return windows
 
 
 def _error_message(response: requests.Response) -> str:
@@ -385,8 +371,10 @@ class SoundchartsClient:
         """
         path = f"/api/v2/song/{quote(uuid, safe='')}/audience/{quote(platform, safe='')}"
         points: dict[datetime, models.AudiencePoint] = {}
-        for window_start, window_end in _windows(start, end, AUDIENCE_WINDOW_DAYS):
-            params = {"startDate": window_start.isoformat(), "endDate": window_end.isoformat()}
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        for window in split_windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window.start.isoformat(), "endDate": window.end.isoformat()}
             if identifier:
                 params["identifier"] = identifier
             for page in self._pages(
@@ -438,8 +426,10 @@ class SoundchartsClient:
         """Audience (followers, subscribers...) of an artist on ``platform``, newest first, 90-day windows."""
         path = f"/api/v2/artist/{quote(uuid, safe='')}/audience/{quote(platform, safe='')}"
         points: dict[datetime, models.ArtistAudiencePoint] = {}
-        for window_start, window_end in _windows(start, end, AUDIENCE_WINDOW_DAYS):
-            params = {"startDate": window_start.isoformat(), "endDate": window_end.isoformat()}
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        for window in split_windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window.start.isoformat(), "endDate": window.end.isoformat()}
             for page in self._pages(
                 models.ArtistAudiencePage, "artist_audience", path, params, resource=("artist", uuid)
             ):
