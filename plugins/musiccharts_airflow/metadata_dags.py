@@ -21,6 +21,26 @@ if TYPE_CHECKING:
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
+#: Airflow Variables (airflow_settings.yaml) that override catalog.yaml per deployment; a run's Params
+#: override both. Unset or empty = catalog.yaml.
+STALENESS_VARIABLE = "metadata_staleness_days"
+FAILURE_THRESHOLD_VARIABLE = "metadata_batch_failure_threshold"
+
+
+def _with_variable_overrides(config):
+    """The metadata section of catalog.yaml with the deployment's Variables applied (read at run time)."""
+    from airflow.sdk import Variable
+
+    overrides = {}
+    staleness = Variable.get(STALENESS_VARIABLE, default=None)
+    if staleness not in (None, ""):
+        overrides["staleness_days"] = int(staleness)
+    threshold = Variable.get(FAILURE_THRESHOLD_VARIABLE, default=None)
+    if threshold not in (None, ""):
+        overrides["failure_threshold"] = float(threshold)
+    return config.model_copy(update=overrides) if overrides else config
+
+
 def build_metadata_dag(
     *,
     entity: Literal["track", "artist"],
@@ -69,7 +89,7 @@ def build_metadata_dag(
             from musiccharts.catalog.runtime import select_stale
             from musiccharts_airflow.product_db import product_dsn
 
-            config = getattr(load_catalog_config(), config_name)
+            config = _with_variable_overrides(getattr(load_catalog_config(), config_name))
             uuids = select_stale(product_dsn(), entity, config, params)
             # Never more mapped instances than this deployment's [core] max_map_length allows.
             limit = min(config.max_batches, conf.getint("core", "max_map_length"))
@@ -107,7 +127,9 @@ def build_metadata_dag(
             from musiccharts.catalog.runtime import summarise_run
             from musiccharts.catalog.sync import TooManyFailedBatches
 
-            threshold = getattr(load_catalog_config(), config_name).failure_threshold
+            threshold = _with_variable_overrides(
+                getattr(load_catalog_config(), config_name)
+            ).failure_threshold
             try:
                 return summarise_run(batches, results, threshold)
             except TooManyFailedBatches as error:
