@@ -43,6 +43,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from musiccharts.db.connection import connect, to_libpq_dsn
+from musiccharts.maintenance._db import one
 from musiccharts.maintenance.config import GenerationPolicy, backup_location, load_maintenance_config
 from musiccharts.maintenance.pg_tools import PgTools, find_pg_tools
 
@@ -140,7 +141,7 @@ def table_stats(conn: psycopg.Connection, keys: dict[str, list[str]]) -> dict[st
             )
             try:
                 with conn.transaction():  # a savepoint: the fallback runs in the same snapshot
-                    rows, checksum = conn.execute(query).fetchone()
+                    rows, checksum = one(conn, query)
                 break
             except psycopg.errors.UndefinedFunction:
                 if position == len(candidates) - 1:
@@ -188,13 +189,13 @@ def _run(command: list[str], env: dict[str, str], what: str) -> None:
 
 
 def database_name(dsn: str) -> str:
-    return conninfo_to_dict(to_libpq_dsn(dsn)).get("dbname") or "postgres"
+    return str(conninfo_to_dict(to_libpq_dsn(dsn)).get("dbname") or "postgres")
 
 
 def with_database(dsn: str, dbname: str) -> str:
-    parts = conninfo_to_dict(to_libpq_dsn(dsn))
+    parts: dict[str, Any] = conninfo_to_dict(to_libpq_dsn(dsn))
     parts["dbname"] = dbname
-    return make_conninfo(**parts)
+    return make_conninfo("", **parts)
 
 
 def recreate_database(dsn: str, dbname: str) -> None:
@@ -366,8 +367,8 @@ def _dump_with_figures(dsn: str, tools: PgTools, target: Path) -> tuple[dict[str
     """pg_dump of an exported snapshot while the snapshot's own transaction computes the figures."""
     with connect(dsn) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
+        snapshot = one(conn, "SELECT pg_export_snapshot()")[0]
+        server_version = one(conn, "SHOW server_version")[0]
         command = [str(tools.pg_dump), "--format=custom", f"--snapshot={snapshot}", f"--file={target}"]
         # The snapshot stays importable only while this transaction is open: it ends after pg_dump.
         figures = _SnapshotFigures()
@@ -376,7 +377,9 @@ def _dump_with_figures(dsn: str, tools: PgTools, target: Path) -> tuple[dict[str
             command, env=libpq_environment(dsn), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         stderr_lines: list[str] = []
-        reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
+        stderr = process.stderr
+        assert stderr is not None  # stderr=PIPE
+        reader = threading.Thread(target=lambda: stderr_lines.extend(stderr), daemon=True)
         reader.start()
         try:
             figures.stats = table_stats(conn, keys)

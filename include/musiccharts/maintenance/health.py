@@ -25,6 +25,7 @@ from typing import Any, Literal
 import psycopg
 
 from musiccharts.db.connection import connect
+from musiccharts.maintenance._db import one
 from musiccharts.maintenance.config import HealthThresholds
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,12 @@ def probe_postgres(name: str, dsn: str, thresholds: HealthThresholds) -> list[Pr
             conn.execute("SET statement_timeout = '30s'")
             conn.execute("SELECT 1").fetchone()
             latency = time.monotonic() - started
-            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-            lag = conn.execute(
+            size = one(conn, "SELECT pg_database_size(current_database())")[0]
+            lag = one(
+                conn,
                 "SELECT CASE WHEN pg_is_in_recovery() "
-                "THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
-            ).fetchone()[0]
+                "THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END",
+            )[0]
             bloat = conn.execute(
                 """
                 SELECT relname, n_dead_tup::float / greatest(n_live_tup, 1)
@@ -340,7 +342,7 @@ def _record_in_database(
         )
     # Serialise concurrent health runs so that one incident is opened (and alerted) once.
     conn.execute("LOCK TABLE health_incidents IN SHARE ROW EXCLUSIVE MODE")
-    open_incidents = dict(
+    open_incidents: dict[str, datetime] = dict(
         conn.execute("SELECT check_name, opened_at FROM health_incidents WHERE closed_at IS NULL").fetchall()
     )
     transitions = []

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 
 from musiccharts.db.connection import connect
+from musiccharts.maintenance._db import one
 
 _VERSION = re.compile(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?")
 
@@ -37,8 +38,8 @@ class PgTools:
 def server_major(dsn: str) -> tuple[int, str]:
     """(major, full version string) of the server at ``dsn``."""
     with connect(dsn) as conn:
-        number = int(conn.execute("SHOW server_version_num").fetchone()[0])
-        text = conn.execute("SHOW server_version").fetchone()[0]
+        number = int(one(conn, "SHOW server_version_num")[0])
+        text = one(conn, "SHOW server_version")[0]
     return number // 10000, text
 
 

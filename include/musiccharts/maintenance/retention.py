@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from musiccharts.db.connection import connect
+from musiccharts.maintenance._db import one
 from musiccharts.maintenance.config import PruneRule
 
 log = logging.getLogger(__name__)
@@ -98,9 +99,9 @@ def prune(
     target = f"column {rule.clear_column}" if rule.clear_column else "rows"
     if dry_run:
         with connect(dsn) as conn:
-            count = conn.execute(
-                sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table, condition), {"cutoff": cutoff}
-            ).fetchone()[0]
+            count = one(
+                conn, sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table, condition), {"cutoff": cutoff}
+            )[0]
         return PruneReport(rule.table, target, cutoff.isoformat(), count, 0, True)
 
     batch = sql.SQL("SELECT ctid FROM {} WHERE {} LIMIT %(limit)s FOR UPDATE SKIP LOCKED").format(

@@ -8,6 +8,8 @@ import os
 import psycopg
 import pytest
 
+from tests.paths import DAGS_DIR
+
 pytestmark = pytest.mark.integration
 
 
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.integration
 def maintenance_dags():
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder="dags/maintenance")
+    bag = DagBag(dag_folder=str(DAGS_DIR / "maintenance"))
     assert bag.import_errors == {}
     return bag.dags
 
