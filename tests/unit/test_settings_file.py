@@ -40,6 +40,7 @@ def test_repository_file_parses_with_simulator_defaults():
         "musiccharts_db",
         "smtp_default",
         "alerts_webhook",
+        "airflow_metadata_db",
     }
     soundcharts = connection_values(connections["soundcharts_default"].to_connection())
     assert soundcharts["conn_type"] == "http"
