@@ -29,12 +29,10 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-for part in ("include", "plugins", "simulators", "stack", "tests"):
+for part in ("include", "plugins", "simulators", "stack", ""):
     if str(REPO_ROOT / part) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT / part))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-
-from maintenance_seed import seed_rankings  # noqa: E402
 
 from musiccharts.db.migrate import upgrade  # noqa: E402
 from musiccharts.maintenance.backup import (  # noqa: E402
@@ -47,6 +45,7 @@ from musiccharts.maintenance.backup import (  # noqa: E402
     with_database,
 )
 from musiccharts.maintenance.pg_tools import find_pg_tools  # noqa: E402
+from tests.maintenance_seed import seed_rankings  # noqa: E402
 
 TARGET_RATIO = 1.3
 JOBS = 2

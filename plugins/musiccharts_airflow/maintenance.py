@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -147,12 +146,13 @@ def _backup_age() -> Any:
 
 
 def _redis_url() -> str | None:
+    """The Celery broker under CeleryExecutor, else the rate limiter's Redis if one is configured."""
     from airflow.configuration import conf
+    from airflow.sdk import Variable
 
-    broker = conf.get("celery", "broker_url", fallback="") or ""
-    return (
-        broker if broker.startswith("redis") else os.environ.get("MUSICCHARTS_RATE_LIMIT_REDIS_URL") or None
-    )
+    if "celery" in conf.get("core", "executor", fallback="").lower():
+        return conf.get("celery", "broker_url", fallback=None) or None
+    return Variable.get("musiccharts_rate_limit_redis_url", default="") or None
 
 
 def run_health_checks() -> dict[str, Any]:

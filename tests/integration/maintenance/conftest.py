@@ -41,9 +41,8 @@ def seeded_product_db(postgres_server, request) -> Iterator[str]:
     """A migrated product database of its own (backups create and drop databases beside it), seeded."""
     import os
 
-    from maintenance_seed import seed_rankings
-
     from musiccharts.db.migrate import upgrade
+    from tests.maintenance_seed import seed_rankings
 
     name = f"mc_test_maint_{os.getpid()}_{request.node.name[:20].lower()}"
     dsn = postgres_server.recreate_database(name)

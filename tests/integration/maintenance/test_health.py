@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from services import free_port, start_private_redis
 
 from musiccharts.maintenance.config import HealthThresholds
 from musiccharts.maintenance.health import (
@@ -21,6 +20,7 @@ from musiccharts.maintenance.health import (
     probe_soundcharts,
     record_results,
 )
+from tests.services import free_port, start_private_redis
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +131,7 @@ def test_soundcharts_probe_on_the_simulator(sim):
 
 
 def test_overdue_periods_and_backup_age(clean_product_db):
-    from maintenance_seed import seed_rankings
+    from tests.maintenance_seed import seed_rankings
 
     seed_rankings(
         clean_product_db, charts=2, days=3, entries=2, tracks=5, first_day=datetime(2026, 11, 20, tzinfo=UTC)

@@ -39,7 +39,8 @@ def maintenance_env(airflow_connections, smtp_sink, redis_url, tmp_path, monkeyp
             }
         ),
     )
-    monkeypatch.setenv("AIRFLOW__CELERY__BROKER_URL", redis_url)
+    # LocalExecutor in the tests: the health check watches the rate limiter's Redis.
+    monkeypatch.setenv("AIRFLOW_VAR_MUSICCHARTS_RATE_LIMIT_REDIS_URL", redis_url)
     monkeypatch.setenv("MUSICCHARTS_BACKUP_LOCATION", str(tmp_path / "backups"))
     monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(tmp_path / "logs"))
     return airflow_connections
