@@ -147,8 +147,10 @@ def _connection(conn_id: str) -> Any | None:
 
     try:
         return BaseHook.get_connection(conn_id)
-    except Exception as error:  # AirflowNotFoundException, or no secrets backend reachable
-        log.debug("connection %s unavailable: %s", conn_id, type(error).__name__)
+    except Exception as error:
+        # Not configured is the normal "channel off"; anything else (a secrets backend down) is worth a line.
+        level = logging.DEBUG if type(error).__name__ == "AirflowNotFoundException" else logging.WARNING
+        log.log(level, "connection %s unavailable: %s", conn_id, type(error).__name__)
         return None
 
 
