@@ -60,7 +60,7 @@ bench: install ## Run every benchmark (prints ratios against in-run baselines)
 pg-client: install ## pg_dump/pg_restore of the server's major version (apt-get postgresql-client-N if missing)
 	@$(BIN)/python -m musiccharts.maintenance.pg_tools check || { \
 		major=$$($(BIN)/python -m musiccharts.maintenance.pg_tools major) && \
-		echo "installing postgresql-client-$$major" && \
+		echo "installing postgresql-client-$$major" && apt-get update -qq && \
 		apt-get install -y --no-install-recommends postgresql-client-$$major && \
 		$(BIN)/python -m musiccharts.maintenance.pg_tools check; }
 
