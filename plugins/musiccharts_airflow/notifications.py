@@ -366,7 +366,13 @@ def _pages_on_task_failure(ti: Any) -> bool:
     map_index = _ti_value(ti, "map_index")
     if isinstance(map_index, int) and map_index >= 0:
         return False
-    callbacks = getattr(getattr(ti, "task", None), "on_failure_callback", None)
+    task = getattr(ti, "task", None)
+    if task is not None and not hasattr(task, "on_failure_callback"):
+        # A scheduler-side (serialized) task, as dag.test() hands to DAG callbacks, keeps only the flag that
+        # a callback exists; in this project that callback is the notifier (default_task_args, checked for
+        # every task by the DAG integrity tests).
+        return bool(getattr(task, "has_on_failure_callback", False))
+    callbacks = getattr(task, "on_failure_callback", None)
     callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
     return any(isinstance(callback, MusicChartsNotifier) for callback in callbacks)
 
