@@ -142,7 +142,7 @@ def test_apply_twice_creates_once_then_reports_unchanged(metadata_dsn):
 
     from airflow.models.variable import Variable
 
-    assert Variable.get(PREFIX + "metadata_batch_failure_threshold") == "0.2"
+    assert Variable.get(PREFIX + "metadata_batch_failure_threshold") == "0.1"
 
 
 def test_a_change_updates_only_what_changed_and_never_deletes(metadata_dsn):

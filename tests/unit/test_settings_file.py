@@ -66,7 +66,7 @@ def test_repository_file_parses_with_simulator_defaults():
     assert {v.variable_name: v.variable_value for v in settings.variables} == {
         "musiccharts_rate_limit_redis_url": "",
         "metadata_staleness_days": "30",
-        "metadata_batch_failure_threshold": "0.2",
+        "metadata_batch_failure_threshold": "0.1",
     }
 
 

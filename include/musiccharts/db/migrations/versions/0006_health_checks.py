@@ -6,7 +6,7 @@ alerted once, and the first healthy result closes it and sends the recovery noti
 append-mostly and small per run; results are pruned by the retention DAG (``maintenance.yaml``).
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-29
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
