@@ -27,6 +27,8 @@ EXPECTED_TABLES = [
     "chart_ranking_dates",
     "charts",
     "genres",
+    "health_check_results",
+    "health_incidents",
     "platforms",
     "ranking_entries",
     "rankings",
