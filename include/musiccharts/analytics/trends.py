@@ -1,0 +1,240 @@
+"""Chart trends per ranking entry, computed set-based from the stored rankings, kept up to date incrementally.
+
+For every entry of every stored ranking, ``chart_trend_entries`` holds:
+
+- ``movement``: ``new`` (first stored ranking of this chart with the track), ``re-entry`` (on the chart
+  before, but not on the previous stored ranking), ``climber`` / ``faller`` with ``movement_size`` positions,
+  or ``unchanged``;
+- ``peak_position`` and ``peak_date`` (the first ranking at which that peak was reached), up to this ranking;
+- ``periods_on_chart`` (stored rankings of the chart with the track, up to this one) and ``current_streak``
+  (consecutive stored rankings ending with this one), counted from our own history, not the API's
+  ``timeOnChart``;
+
+exits are the loader's ``chart_exits`` joined with the trend of the track's last entry (view
+``chart_trend_exits``), and ``chart_trend_rankings`` summarises each ranking (new entries, re-entries,
+climbers, fallers, exits). "Consecutive" and "previous" refer to the chart's stored rankings in
+``ranking_date`` order: a period that is not stored yet is not an exit, and once it is loaded the later
+rankings are recomputed against it.
+
+Incremental rule. ``chart_trend_rankings`` remembers, per ranking, the version it was computed from
+(``rankings.fetched_at``, which moves only with a real change) and its predecessor. A ranking is *dirty* when
+it has no summary, its version moved, or its predecessor changed (a period loaded late before it, a deleted
+neighbour). Every trend figure of a ranking depends only on the rankings up to it, so for each chart the
+rankings from its earliest dirty one onwards are recomputed, and nothing else; the window functions read only
+the history of the tracks on those rankings (and on the ranking before them). Writes are conditional on a
+real difference, so a new ranking at the end of a chart writes only its own rows and a rerun writes nothing.
+
+Pure: takes a psycopg connection, imports nothing from Airflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+
+# Namespace of the transaction-level advisory lock that serialises trend refreshes of one chart (second
+# key: the chart id). Chart loads are not blocked: each ranking's summary records the version read at the
+# start (``_trend_sequence``), so a ranking reloaded while the refresh runs is dirty again next time.
+TREND_LOCK_NAMESPACE = 0x6D63_7472  # "mctr"
+
+# Position and date of the best position so far, folded into one bigint so that one running min() gives both:
+# position * 10^10 + epoch seconds (epoch seconds stay below 10^10 until the year 2286).
+_PEAK_KEY_FACTOR = 10_000_000_000
+
+_SEQUENCE_SQL = """
+CREATE TEMP TABLE _trend_sequence ON COMMIT DROP AS
+SELECT r.id AS ranking_id, r.chart_id, r.ranking_date, r.fetched_at,
+       row_number() OVER w AS sequence_number,
+       lag(r.id) OVER w AS previous_ranking_id
+FROM rankings r
+WHERE %(chart_ids)s::bigint[] IS NULL OR r.chart_id = ANY(%(chart_ids)s::bigint[])
+WINDOW w AS (PARTITION BY r.chart_id ORDER BY r.ranking_date)
+"""
+
+# Per chart, the sequence number of the first ranking to recompute (all of them when forced).
+_START_SQL = """
+CREATE TEMP TABLE _trend_start ON COMMIT DROP AS
+SELECT s.chart_id, min(s.sequence_number) AS start_number
+FROM _trend_sequence s
+LEFT JOIN chart_trend_rankings t ON t.ranking_id = s.ranking_id
+WHERE %(force)s
+   OR t.ranking_id IS NULL
+   OR t.source_fetched_at IS DISTINCT FROM s.fetched_at
+   OR t.previous_ranking_id IS DISTINCT FROM s.previous_ranking_id
+   OR t.sequence_number IS DISTINCT FROM s.sequence_number
+GROUP BY s.chart_id
+"""
+
+# The tracks whose history is needed: those on a recomputed ranking or on the ranking just before the first
+# one (a track that left there is an exit at it). Not built when every chart restarts at its first ranking.
+_TRACKS_SQL = """
+CREATE TEMP TABLE _trend_tracks ON COMMIT DROP AS
+SELECT DISTINCT s.chart_id, e.track_id
+FROM _trend_sequence s
+JOIN _trend_start st ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number - 1
+JOIN ranking_entries e ON e.ranking_id = s.ranking_id
+"""
+
+_ENTRIES_ALL = """
+    SELECT s.chart_id, s.sequence_number, s.ranking_id, s.ranking_date, e.position, e.track_id
+    FROM ranking_entries e
+    JOIN _trend_sequence s ON s.ranking_id = e.ranking_id
+    JOIN _trend_start st ON st.chart_id = s.chart_id
+"""
+
+_ENTRIES_OF_TRACKS = """
+    SELECT s.chart_id, s.sequence_number, s.ranking_id, s.ranking_date, e.position, e.track_id
+    FROM _trend_tracks tt
+    JOIN ranking_entries e ON e.track_id = tt.track_id
+    JOIN _trend_sequence s ON s.ranking_id = e.ranking_id AND s.chart_id = tt.chart_id
+"""
+
+# Two window levels over ONE sort order (chart, track, sequence): the second level reuses the first one's
+# ordering, so PostgreSQL sorts the rows once.
+_UPSERT_ENTRIES_SQL = """
+INSERT INTO chart_trend_entries AS t (
+    ranking_id, position, chart_id, track_id, ranking_date, movement, movement_size, previous_position,
+    peak_position, peak_date, periods_on_chart, current_streak)
+SELECT w.ranking_id, w.position, w.chart_id, w.track_id, w.ranking_date,
+       CASE WHEN w.previous_number IS NULL THEN 'new'
+            WHEN w.previous_number < w.sequence_number - 1 THEN 're-entry'
+            WHEN w.previous_position > w.position THEN 'climber'
+            WHEN w.previous_position < w.position THEN 'faller'
+            ELSE 'unchanged' END,
+       CASE WHEN w.previous_number = w.sequence_number - 1 THEN abs(w.previous_position - w.position)
+            ELSE 0 END,
+       CASE WHEN w.previous_number = w.sequence_number - 1 THEN w.previous_position END,
+       (w.peak_key / {factor})::integer,
+       to_timestamp(w.peak_key % {factor}),
+       w.periods_on_chart,
+       (w.sequence_number - w.run_start + 1)::integer
+FROM (
+    SELECT v.*,
+           max(CASE WHEN v.previous_number IS DISTINCT FROM v.sequence_number - 1 THEN v.sequence_number END)
+               OVER (PARTITION BY v.chart_id, v.track_id ORDER BY v.sequence_number) AS run_start
+    FROM (
+        SELECT x.*,
+               lag(x.sequence_number) OVER h AS previous_number,
+               lag(x.position) OVER h AS previous_position,
+               row_number() OVER h AS periods_on_chart,
+               min(x.position::bigint * {factor} + extract(epoch FROM x.ranking_date)::bigint) OVER h
+                   AS peak_key
+        FROM ({entries}) x
+        WINDOW h AS (PARTITION BY x.chart_id, x.track_id ORDER BY x.sequence_number)
+    ) v
+) w
+JOIN _trend_start st ON st.chart_id = w.chart_id AND w.sequence_number >= st.start_number
+ON CONFLICT (ranking_id, position) DO UPDATE SET
+    chart_id = EXCLUDED.chart_id, track_id = EXCLUDED.track_id, ranking_date = EXCLUDED.ranking_date,
+    movement = EXCLUDED.movement, movement_size = EXCLUDED.movement_size,
+    previous_position = EXCLUDED.previous_position, peak_position = EXCLUDED.peak_position,
+    peak_date = EXCLUDED.peak_date, periods_on_chart = EXCLUDED.periods_on_chart,
+    current_streak = EXCLUDED.current_streak
+WHERE (t.chart_id, t.track_id, t.ranking_date, t.movement, t.movement_size, t.previous_position,
+       t.peak_position, t.peak_date, t.periods_on_chart, t.current_streak)
+    IS DISTINCT FROM
+      (EXCLUDED.chart_id, EXCLUDED.track_id, EXCLUDED.ranking_date, EXCLUDED.movement, EXCLUDED.movement_size,
+       EXCLUDED.previous_position, EXCLUDED.peak_position, EXCLUDED.peak_date, EXCLUDED.periods_on_chart,
+       EXCLUDED.current_streak)
+"""
+
+# Trend rows of recomputed rankings whose entry no longer exists (a reload dropped or moved a position).
+_DELETE_STALE_ENTRIES_SQL = """
+DELETE FROM chart_trend_entries t
+USING _trend_sequence s, _trend_start st
+WHERE t.ranking_id = s.ranking_id AND st.chart_id = s.chart_id AND s.sequence_number >= st.start_number
+  AND NOT EXISTS (
+      SELECT FROM ranking_entries e
+      WHERE e.ranking_id = t.ranking_id AND e.position = t.position AND e.track_id = t.track_id)
+"""
+
+_UPSERT_SUMMARIES_SQL = """
+INSERT INTO chart_trend_rankings AS t (
+    ranking_id, chart_id, ranking_date, sequence_number, previous_ranking_id, source_fetched_at, entries,
+    new_entries, re_entries, climbers, fallers, unchanged, exits)
+SELECT s.ranking_id, s.chart_id, s.ranking_date, s.sequence_number, s.previous_ranking_id, s.fetched_at,
+       coalesce(c.entries, 0), coalesce(c.new_entries, 0), coalesce(c.re_entries, 0),
+       coalesce(c.climbers, 0), coalesce(c.fallers, 0), coalesce(c.unchanged, 0),
+       (SELECT count(*) FROM chart_exits x WHERE x.exit_ranking_id = s.ranking_id)
+FROM _trend_sequence s
+JOIN _trend_start st ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number
+LEFT JOIN LATERAL (
+    SELECT count(*) AS entries,
+           count(*) FILTER (WHERE e.movement = 'new') AS new_entries,
+           count(*) FILTER (WHERE e.movement = 're-entry') AS re_entries,
+           count(*) FILTER (WHERE e.movement = 'climber') AS climbers,
+           count(*) FILTER (WHERE e.movement = 'faller') AS fallers,
+           count(*) FILTER (WHERE e.movement = 'unchanged') AS unchanged
+    FROM chart_trend_entries e WHERE e.ranking_id = s.ranking_id
+) c ON true
+ON CONFLICT (ranking_id) DO UPDATE SET
+    chart_id = EXCLUDED.chart_id, ranking_date = EXCLUDED.ranking_date,
+    sequence_number = EXCLUDED.sequence_number, previous_ranking_id = EXCLUDED.previous_ranking_id,
+    source_fetched_at = EXCLUDED.source_fetched_at, entries = EXCLUDED.entries,
+    new_entries = EXCLUDED.new_entries, re_entries = EXCLUDED.re_entries, climbers = EXCLUDED.climbers,
+    fallers = EXCLUDED.fallers, unchanged = EXCLUDED.unchanged, exits = EXCLUDED.exits, computed_at = now()
+WHERE (t.chart_id, t.ranking_date, t.sequence_number, t.previous_ranking_id, t.source_fetched_at, t.entries,
+       t.new_entries, t.re_entries, t.climbers, t.fallers, t.unchanged, t.exits)
+    IS DISTINCT FROM
+      (EXCLUDED.chart_id, EXCLUDED.ranking_date, EXCLUDED.sequence_number, EXCLUDED.previous_ranking_id,
+       EXCLUDED.source_fetched_at, EXCLUDED.entries, EXCLUDED.new_entries, EXCLUDED.re_entries,
+       EXCLUDED.climbers, EXCLUDED.fallers, EXCLUDED.unchanged, EXCLUDED.exits)
+"""
+
+
+@dataclass(frozen=True)
+class TrendRefresh:
+    """What one refresh did: charts and rankings recomputed, rows written."""
+
+    charts: int
+    rankings_recomputed: int
+    entries_written: int
+    entries_deleted: int
+    summaries_written: int
+
+    def as_xcom(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def refresh_chart_trends(
+    conn: psycopg.Connection, chart_ids: Sequence[int] | None = None, *, force: bool = False
+) -> TrendRefresh:
+    """Bring the trends of ``chart_ids`` (every chart when None) up to date, in one transaction.
+
+    ``force`` recomputes every ranking of those charts (still writing only rows that differ).
+    """
+    ids = sorted(set(chart_ids)) if chart_ids is not None else None
+    params = {"chart_ids": ids, "force": force}
+    with conn.transaction(), conn.cursor() as cur:
+        # The window statements are estimated expensive; JIT compilation costs more than it saves here.
+        cur.execute("SET LOCAL jit = off")
+        cur.execute(_SEQUENCE_SQL, params)
+        cur.execute(_START_SQL, params)
+        starts = cur.execute("SELECT chart_id, start_number FROM _trend_start ORDER BY chart_id").fetchall()
+        if not starts:
+            return TrendRefresh(0, 0, 0, 0, 0)
+        for chart_id, _ in starts:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s::integer)", (TREND_LOCK_NAMESPACE, chart_id))
+        cur.execute("ANALYZE _trend_sequence")
+        cur.execute("ANALYZE _trend_start")
+        from_first = all(start == 1 for _, start in starts)
+        if from_first:
+            entries_sql = _ENTRIES_ALL
+        else:
+            cur.execute(_TRACKS_SQL)
+            cur.execute("ANALYZE _trend_tracks")
+            entries_sql = _ENTRIES_OF_TRACKS
+        recomputed = cur.execute(
+            "SELECT count(*) FROM _trend_sequence s JOIN _trend_start st"
+            " ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number"
+        ).fetchone()[0]
+        cur.execute(_DELETE_STALE_ENTRIES_SQL)
+        deleted = cur.rowcount
+        cur.execute(_UPSERT_ENTRIES_SQL.format(factor=_PEAK_KEY_FACTOR, entries=entries_sql))
+        written = cur.rowcount
+        cur.execute(_UPSERT_SUMMARIES_SQL)
+        summaries = cur.rowcount
+    return TrendRefresh(len(starts), recomputed, written, deleted, summaries)
