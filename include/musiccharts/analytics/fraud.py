@@ -9,11 +9,11 @@ Detectors (thresholds in ``include/config/analytics.yaml``, ``fraud`` section):
 - **burst**: a few days (at most ``burst_max_days``) whose increments are far above the series' robust
   baseline (robust z-score above ``burst_z``; baseline = median of the four preceding weekly medians, scale =
   1.4826 x the median of their weekly MADs, never below ``min_relative_scale`` x baseline), at least
-  ``burst_min_ratio`` x the local level (baseline or neighbouring days) on the highest day, entered *from* the baseline and *reverting to it at
-  once*: the ``revert_days`` observed increments before and after the run have medians within ``revert_z``
-  of the same baseline. A release peak or a playlist add also jumps, but decays slowly or stays up, so its
-  neighbouring days are not back at the baseline; an organic viral ramp is neither short nor reverting. A
-  series' first weeks (no baseline yet) are never judged.
+  ``burst_min_ratio`` x the local level (baseline or neighbouring days) on the highest day, entered *from*
+  the baseline and *reverting to it at once*: the ``revert_days`` observed increments before and after the
+  run have medians within ``revert_z`` of the same baseline. A release peak or a playlist add also jumps,
+  but decays slowly or stays up, so its neighbouring days are not back at the baseline; an organic viral
+  ramp is neither short nor reverting. A series' first weeks (no baseline yet) are never judged.
 - **plateau**: increments that hardly vary for weeks (weekly spread (max - min) / median below
   ``plateau_spread`` for ``plateau_weeks`` consecutive whole weeks), at a level where organic listening is
   never that regular.
