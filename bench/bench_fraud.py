@@ -86,7 +86,7 @@ def speed(points_wanted: int, dsn: str) -> float:
     scratch = f"mc_bench_fraud_{os.getpid()}"
     scratch_dsn = make_conninfo(**{**admin, "dbname": scratch})
     series_count = max(1, points_wanted // DAYS)
-    print(f"(2) speed: generating {series_count} series x {DAYS} days ...", flush=True)
+    print(f"(2) speed: generating and storing {series_count} series x {DAYS} days ...", flush=True)
     dataset = generate_dataset(TUNING_SEED + 2000, series_count, days=DAYS)
     with psycopg.connect(make_conninfo(**admin), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
@@ -115,9 +115,7 @@ def speed(points_wanted: int, dsn: str) -> float:
             thresholds = load_analytics_config().fraud
 
             def score() -> int:
-                entity, platform, identifier, day, value = zip(*rows, strict=True)
-                points = Points.from_columns((entity, platform, identifier), day, value)
-                return len(detect(points, thresholds))
+                return len(detect(Points.from_grouped_rows(rows, key_width=3), thresholds))
 
             score_seconds, flags = best_of(3, score)
     finally:

@@ -17,9 +17,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import psycopg  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import psycopg
 
 WIDTH_PX = 1200
 HEIGHT_PX = 700

@@ -11,7 +11,13 @@ import pytest
 from conftest import day_period, small_ranking
 
 from musiccharts.analytics.exports import SCHEMAS, export_days, write_partition
-from musiccharts.analytics.plots import HEIGHT_PX, WIDTH_PX, audience_flags_png, bump_chart_data, bump_chart_png
+from musiccharts.analytics.plots import (
+    HEIGHT_PX,
+    WIDTH_PX,
+    audience_flags_png,
+    bump_chart_data,
+    bump_chart_png,
+)
 from musiccharts.analytics.trends import refresh_chart_trends
 from musiccharts.charts.load import load_ranking
 from musiccharts.db.connection import connect
@@ -73,8 +79,21 @@ def test_rerun_replaces_the_partition_files(tmp_path):
         tmp_path,
         "fraud_flags",
         date(2026, 3, 1),
-        [("soundcharts_audience", "track", 7, "spotify", "", "burst", date(2026, 2, 1), date(2026, 2, 2), 1.5,
-          "{}", "1.0")],
+        [
+            (
+                "soundcharts_audience",
+                "track",
+                7,
+                "spotify",
+                "",
+                "burst",
+                date(2026, 2, 1),
+                date(2026, 2, 2),
+                1.5,
+                "{}",
+                "1.0",
+            )
+        ],
     )
     assert first == second
     assert sorted(p.name for p in (tmp_path / "fraud_flags" / "date=2026-03-01").iterdir()) == [
@@ -105,6 +124,10 @@ def test_audience_plot_with_flags_is_a_png_of_the_expected_size(tmp_path):
     days = [date(2026, 1, 1) + timedelta(days=offset) for offset in range(60) if offset not in (20, 21)]
     values = [1000.0 * (offset + 1) + (5000 if offset >= 40 else 0) for offset in range(len(days))]
     path = audience_flags_png(
-        tmp_path / "audience.png", "track 7 spotify", days, values, [("burst", date(2026, 2, 10), date(2026, 2, 11))]
+        tmp_path / "audience.png",
+        "track 7 spotify",
+        days,
+        values,
+        [("burst", date(2026, 2, 10), date(2026, 2, 11))],
     )
     assert png_size(path) == (WIDTH_PX, HEIGHT_PX)

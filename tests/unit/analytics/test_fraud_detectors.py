@@ -207,3 +207,24 @@ def test_cli_rejects_missing_columns(tmp_path):
     )
     assert result.returncode == 2
     assert "missing column(s) entity_id, platform" in result.stderr
+
+
+def test_grouped_rows_give_the_same_points_as_any_order():
+    rows = [
+        ("a", "spotify", 10, 1.0),
+        ("a", "spotify", 11, 2.0),
+        ("b", "spotify", 10, 5.0),
+        ("a", "youtube", 3, 7.0),
+    ]
+    grouped = Points.from_grouped_rows(rows)
+    generic = Points.from_rows(rows)
+    assert grouped.keys == generic.keys == [("a", "spotify"), ("b", "spotify"), ("a", "youtube")]
+    assert grouped.series.tolist() == generic.series.tolist() == [0, 0, 1, 2]
+    assert grouped.day.tolist() == [10, 11, 10, 3] and grouped.value.tolist() == [1.0, 2.0, 5.0, 7.0]
+
+
+def test_grouped_rows_with_a_key_split_in_two_fall_back_to_one_series():
+    rows = [("a", "spotify", 10, 1.0), ("b", "spotify", 10, 5.0), ("a", "spotify", 11, 2.0)]
+    points = Points.from_grouped_rows(rows)
+    assert points.keys == [("a", "spotify"), ("b", "spotify")]
+    assert points.series.tolist() == [0, 1, 0]
