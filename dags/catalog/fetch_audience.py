@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, task
 
+from musiccharts_airflow.assets import AUDIENCE_UPDATED_ASSET
 from musiccharts_airflow.governance import PRODUCT_DB_POOL, SOUNDCHARTS_POOL, Tag, default_task_args
 
 DAG_ID = "fetch_audience"
@@ -39,7 +40,8 @@ yesterday, so one run replaces any number of missed ones; replaying missed days 
 
 ### Upstream / Downstream
 Upstream: tracks and artists stored by the chart and metadata DAGs; Soundcharts (`soundcharts_default`,
-pool `{SOUNDCHARTS_POOL}`). Downstream: analytics DAGs read `track_audience` / `artist_audience`.
+pool `{SOUNDCHARTS_POOL}`). Downstream: Asset `audience_updated` → fraud detection; analytics DAGs read
+`track_audience` / `artist_audience`.
 
 ### Troubleshooting
 - A failed batch instance ("tracks 1-25 of 1,200") can be cleared on its own; loads are idempotent.
@@ -150,7 +152,7 @@ with DAG(
         """New dates of every artist x platform of the batch, loaded in one transaction."""
         return _fetch("artist", batch, params)
 
-    @task(task_id="summarise", trigger_rule=TriggerRule.ALL_DONE)
+    @task(task_id="summarise", trigger_rule=TriggerRule.ALL_DONE, outlets=[AUDIENCE_UPDATED_ASSET])
     def summarise(track_batches: list[dict], track_results, artist_batches: list[dict], artist_results):
         """Fail only when more than the threshold of all batches failed; log and return the counts."""
         from airflow.sdk.exceptions import AirflowFailException

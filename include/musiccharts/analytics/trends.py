@@ -194,9 +194,12 @@ class TrendRefresh:
     entries_written: int
     entries_deleted: int
     summaries_written: int
+    ranking_days: tuple[str, ...] = ()  # UTC dates (ISO) of the recomputed rankings
 
     def as_xcom(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        values["ranking_days"] = list(self.ranking_days)
+        return values
 
 
 def refresh_chart_trends(
@@ -227,14 +230,16 @@ def refresh_chart_trends(
             cur.execute(_TRACKS_SQL)
             cur.execute("ANALYZE _trend_tracks")
             entries_sql = _ENTRIES_OF_TRACKS
-        recomputed = cur.execute(
-            "SELECT count(*) FROM _trend_sequence s JOIN _trend_start st"
+        days = cur.execute(
+            "SELECT (s.ranking_date AT TIME ZONE 'UTC')::date FROM _trend_sequence s JOIN _trend_start st"
             " ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number"
-        ).fetchone()[0]
+        ).fetchall()
+        recomputed = len(days)
         cur.execute(_DELETE_STALE_ENTRIES_SQL)
         deleted = cur.rowcount
         cur.execute(_UPSERT_ENTRIES_SQL.format(factor=_PEAK_KEY_FACTOR, entries=entries_sql))
         written = cur.rowcount
         cur.execute(_UPSERT_SUMMARIES_SQL)
         summaries = cur.rowcount
-    return TrendRefresh(len(starts), recomputed, written, deleted, summaries)
+    ranking_days = tuple(sorted({day.isoformat() for (day,) in days}))
+    return TrendRefresh(len(starts), recomputed, written, deleted, summaries, ranking_days)

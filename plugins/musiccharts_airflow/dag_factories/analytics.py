@@ -1,0 +1,170 @@
+"""The analytics DAGs: chart trends, chart health, fraud detection (and performance reports).
+
+Each is scheduled on the Assets the sync and catalog DAGs publish, does its work in the product database
+through ``musiccharts_airflow.analytics_tasks``, writes its exports and plots, and publishes its own Asset.
+Every computation is idempotent and incremental in the data (not in the run), so ``catchup=False`` and one
+run at a time: a run always brings everything up to date, and a missed run needs no replay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
+
+from musiccharts_airflow.assets import (
+    AUDIENCE_UPDATED_ASSET,
+    CHART_HEALTH_ASSET,
+    CHART_RANKINGS_ASSET,
+    CHART_TRENDS_ASSET,
+    FRAUD_FLAGS_ASSET,
+)
+from musiccharts_airflow.governance import PRODUCT_DB_POOL, Tag, default_task_args
+
+START = datetime(2026, 1, 1)
+TAGS = [Tag.DOMAIN_ANALYTICS, Tag.TIER_2]
+
+
+def build_chart_trends_dag(doc_md: str) -> DAG:
+    """``analytics_chart_trends``: refresh trends → export the recomputed days, draw bump charts."""
+    with DAG(
+        dag_id="analytics_chart_trends",
+        description="Chart trends per ranking entry, incremental, on every loaded chart period",
+        schedule=[CHART_RANKINGS_ASSET],
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        tags=TAGS,
+        params={"force": Param(False, type="boolean", description="Recompute every ranking of every chart.")},
+        doc_md=doc_md,
+    ) as dag:
+
+        @task(task_id="refresh_trends", pool=PRODUCT_DB_POOL, outlets=[CHART_TRENDS_ASSET])
+        def refresh_trends(params=None) -> dict:
+            """Recompute the trends of new, reloaded and later-affected rankings (writes only differences)."""
+            from musiccharts_airflow.analytics_tasks import refresh_trends as run
+
+            return run(force=bool((params or {}).get("force")))
+
+        @task(task_id="export_trends", pool=PRODUCT_DB_POOL)
+        def export_trends(refresh: dict) -> list[str]:
+            """CSV + Parquet of every recomputed ranking day (stable names: a rerun replaces them)."""
+            from musiccharts_airflow.analytics_tasks import export_trends as run
+
+            return run(refresh)
+
+        @task(task_id="plot_bump_charts", pool=PRODUCT_DB_POOL)
+        def plot_bump_charts() -> list[str]:
+            """One bump chart (top N over the last periods) per enabled chart."""
+            from musiccharts_airflow.analytics_tasks import plot_bump_charts as run
+
+            return run()
+
+        refreshed = refresh_trends()
+        export_trends(refreshed)
+        refreshed >> plot_bump_charts()
+    return dag
+
+
+def build_chart_health_dag(doc_md: str, cron: str) -> DAG:
+    """``analytics_chart_health``: health of every enabled chart → export → alert below the threshold."""
+    with DAG(
+        dag_id="analytics_chart_health",
+        description="Chart health (completeness, freshness, entry counts, validation), daily and after syncs",
+        schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=[CHART_RANKINGS_ASSET]
+        ),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        tags=TAGS,
+        params={
+            "as_of": Param(
+                None,
+                type=["null", "string"],
+                format="date-time",
+                description="Compute health as of this moment (ISO 8601 with zone). Empty = now.",
+            )
+        },
+        doc_md=doc_md,
+    ) as dag:
+
+        @task(task_id="compute_health", pool=PRODUCT_DB_POOL, outlets=[CHART_HEALTH_ASSET])
+        def compute_health(params=None) -> list[dict]:
+            """Score every enabled chart and store one row per chart and day."""
+            from musiccharts_airflow.analytics_tasks import compute_health as run
+
+            return run((params or {}).get("as_of"))
+
+        @task(task_id="export_health", pool=PRODUCT_DB_POOL)
+        def export_health(healths: list[dict]) -> list[str]:
+            from musiccharts_airflow.analytics_tasks import export_health as run
+
+            return run(healths)
+
+        @task(task_id="alert_unhealthy_charts")
+        def alert_unhealthy_charts(healths: list[dict]) -> list[str]:
+            """Fails (and so alerts through the failure notifier) when a chart is below ``alert_below``."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from musiccharts_airflow.analytics_tasks import UnhealthyCharts, alert_unhealthy
+
+            try:
+                return alert_unhealthy(healths)
+            except UnhealthyCharts as error:
+                # No retry: the scores are stored already, a retry would only repeat the same alert.
+                raise AirflowFailException(str(error)) from None
+
+        healths = compute_health()
+        export_health(healths)
+        alert_unhealthy_charts(healths)
+    return dag
+
+
+def build_fraud_dag(doc_md: str) -> DAG:
+    """``analytics_fraud_detection``: score tracks and artists → export flags → plot the worst series."""
+    with DAG(
+        dag_id="analytics_fraud_detection",
+        description="Streaming-fraud flags on audience series (bursts, plateaus, chart/stream mismatch)",
+        schedule=[AUDIENCE_UPDATED_ASSET],
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        tags=TAGS,
+        params={
+            "plots": Param(
+                10, type="integer", minimum=0, maximum=200, description="Series to draw (best scores first)."
+            )
+        },
+        doc_md=doc_md,
+    ) as dag:
+
+        @task(task_id="score", pool=PRODUCT_DB_POOL, map_index_template="{{ entity_label }}")
+        def score(entity_type: str) -> dict:
+            """Score every series of the entity type and replace its stored flags."""
+            from airflow.sdk import get_current_context
+
+            from musiccharts_airflow.analytics_tasks import score_fraud
+
+            get_current_context()["entity_label"] = f"{entity_type}s"
+            return score_fraud(entity_type)
+
+        @task(task_id="export_flags", pool=PRODUCT_DB_POOL, outlets=[FRAUD_FLAGS_ASSET])
+        def export_flags(results: list[dict], dag_run=None) -> list[str]:
+            """Every current flag as CSV + Parquet in the run's date partition (a rerun replaces it)."""
+            from musiccharts_airflow.analytics_tasks import export_fraud
+
+            return export_fraud(dag_run.run_after.date().isoformat())
+
+        @task(task_id="plot_flags", pool=PRODUCT_DB_POOL)
+        def plot_flags(params=None) -> list[str]:
+            from musiccharts_airflow.analytics_tasks import plot_top_flags
+
+            return plot_top_flags(int((params or {}).get("plots", 10)))
+
+        results = score.expand(entity_type=["track", "artist"])
+        export_flags(results) >> plot_flags()
+    return dag
