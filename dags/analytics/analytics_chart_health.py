@@ -16,8 +16,8 @@ Scores every enabled chart of `include/config/charts.yaml` for the day: complete
 and over the last 30/12/6 periods, freshness (periods behind), stored vs announced entries, entry-count
 consistency and validation failures, into a 0-100 score with the bands of `include/config/analytics.yaml`
 (`health`). One row per chart and day in `chart_health`, exported as CSV + Parquet.
-`alert_unhealthy_charts` fails when a chart is below `alert_below`, which sends the alert through the
-DAG's failure notifier; the stored scores are kept either way.
+`alert_unhealthy_charts` sends one alert through the project notifier (email / webhook) naming every chart
+below `alert_below`, its score, missing periods and failing rankings.
 
 ### Owner
 {OWNER}
@@ -33,8 +33,9 @@ Upstream: chart-sync DAGs, product DB (pool `{PRODUCT_DB_POOL}`). Downstream: As
 `chart_health/date=.../`.
 
 ### Troubleshooting
-- *UnhealthyCharts*: the message names each chart, its score, missing periods and failing rankings; fix the
-  sync (backfill, `force` rerun) and the next run recovers.
+- An alert names each chart, its score, missing periods and failing rankings; fix the sync (backfill,
+  `force` rerun) and the next run scores it again.
+- *AlertDeliveryError* in `alert_unhealthy_charts`: every enabled channel failed; the scores are stored.
 """
 
 dag = build_chart_health_dag(DOC, CRON)

@@ -20,10 +20,6 @@ EXPORT_URL_ENV = "MUSICCHARTS_ANALYTICS_EXPORT_URL"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class UnhealthyCharts(Exception):
-    """Charts scored below the alert threshold; raised so that the DAG's failure notifier sends the alert."""
-
-
 def export_base():
     """Where exports and plots go: any fsspec URL, or a folder (relative to the project root)."""
     from airflow.sdk import ObjectStoragePath
@@ -113,20 +109,26 @@ def export_health(healths: list[dict[str, Any]]) -> list[str]:
 
 
 def alert_unhealthy(healths: list[dict[str, Any]]) -> list[str]:
-    """Raise :class:`UnhealthyCharts` naming each chart below ``alert_below`` (the notifier delivers it)."""
+    """Alert through the project notifier for every chart below ``alert_below``; returns their slugs."""
     from musiccharts.analytics.config import load_analytics_config
+    from musiccharts_airflow.notifications import Severity, send_alert
 
     threshold = load_analytics_config().health.alert_below
     below = [health for health in healths if health["score"] < threshold]
     if below:
         lines = [
-            f"{h['slug']}: score {h['score']} ({h['band']}), completeness {h['recent_completeness']:.0%}, "
-            f"{int(h['freshness_ratio'] or 0)} period(s) behind, "
-            f"{h['validation_failures']} failing ranking(s)"
+            f"{h['slug']}: score {h['score']} ({h['band']}), recent completeness "
+            f"{h['recent_completeness']:.0%}, {int(h['freshness_ratio'] or 0)} period(s) behind, "
+            f"{h['validation_failures']} failing ranking(s), missing {h['details']['missing_recent_periods']}"
             for h in below
         ]
-        raise UnhealthyCharts(f"{len(below)} chart(s) below health {threshold}: " + "; ".join(lines))
-    return [health["slug"] for health in healths]
+        send_alert(
+            f"{len(below)} chart(s) below health score {threshold}",
+            "\n".join(lines) + "\n\nBackfill the missing periods or rerun failing ones with `force`.",
+            Severity.WARNING,
+            fields={h["slug"]: f"{h['score']} ({h['band']})" for h in below},
+        )
+    return [health["slug"] for health in below]
 
 
 # --- fraud --------------------------------------------------------------------------------------------------

@@ -21,8 +21,12 @@ Incremental rule. ``chart_trend_rankings`` remembers, per ranking, the version i
 it has no summary, its version moved, or its predecessor changed (a period loaded late before it, a deleted
 neighbour). Every trend figure of a ranking depends only on the rankings up to it, so for each chart the
 rankings from its earliest dirty one onwards are recomputed, and nothing else; the window functions read only
-the history of the tracks on those rankings (and on the ranking before them). Writes are conditional on a
-real difference, so a new ranking at the end of a chart writes only its own rows and a rerun writes nothing.
+the history of the tracks on those rankings (and on the ranking before them). The computed rows of each
+ranking are reduced to a digest (count + XOR of row hashes) and compared with the one stored with the
+ranking: only rankings whose rows differ are rewritten (their rows deleted and inserted again, set-based),
+so a new ranking at the end of a chart writes only its own rows and a rerun, even forced, writes nothing.
+Comparing one digest per ranking instead of joining every stored row is what keeps a full recompute close
+to the cost of the window pass itself (``bench/bench_trends.py``).
 
 Pure: takes a psycopg connection, imports nothing from Airflow.
 """
@@ -39,6 +43,9 @@ import psycopg
 # key: the chart id). Chart loads are not blocked: each ranking's summary records the version read at the
 # start (``_trend_sequence``), so a ranking reloaded while the refresh runs is dirty again next time.
 TREND_LOCK_NAMESPACE = 0x6D63_7472  # "mctr"
+
+#: Memory per sort/hash of the refresh transaction (SET LOCAL: ends with it).
+WORK_MEM = "256MB"
 
 # Position and date of the best position so far, folded into one bigint so that one running min() gives both:
 # position * 10^10 + epoch seconds (epoch seconds stay below 10^10 until the year 2286).
@@ -92,25 +99,32 @@ _ENTRIES_OF_TRACKS = """
     JOIN _trend_sequence s ON s.ranking_id = e.ranking_id AND s.chart_id = tt.chart_id
 """
 
-# Two window levels over ONE sort order (chart, track, sequence): the second level reuses the first one's
-# ordering, so PostgreSQL sorts the rows once.
-_UPSERT_ENTRIES_SQL = """
-INSERT INTO chart_trend_entries AS t (
-    ranking_id, position, chart_id, track_id, ranking_date, movement, movement_size, previous_position,
-    peak_position, peak_date, periods_on_chart, current_streak)
+# Every trend figure of every entry of the recomputed rankings. Two window levels over ONE sort order
+# (chart, track, sequence): the second level reuses the first one's ordering, so PostgreSQL sorts once.
+# ``row_hash`` digests everything a stored row is derived from (packed: previous number, previous position and
+# periods on chart take 20 bits each), so that a ranking's rows can be compared with what is stored through
+# one number per ranking instead of a join with every stored row.
+_COMPUTED_SQL = """
 SELECT w.ranking_id, w.position, w.chart_id, w.track_id, w.ranking_date,
        CASE WHEN w.previous_number IS NULL THEN 'new'
             WHEN w.previous_number < w.sequence_number - 1 THEN 're-entry'
             WHEN w.previous_position > w.position THEN 'climber'
             WHEN w.previous_position < w.position THEN 'faller'
-            ELSE 'unchanged' END,
+            ELSE 'unchanged' END AS movement,
        CASE WHEN w.previous_number = w.sequence_number - 1 THEN abs(w.previous_position - w.position)
-            ELSE 0 END,
-       CASE WHEN w.previous_number = w.sequence_number - 1 THEN w.previous_position END,
-       (w.peak_key / {factor})::integer,
-       to_timestamp(w.peak_key % {factor}),
-       w.periods_on_chart,
-       (w.sequence_number - w.run_start + 1)::integer
+            ELSE 0 END AS movement_size,
+       CASE WHEN w.previous_number = w.sequence_number - 1 THEN w.previous_position END AS previous_position,
+       (w.peak_key / {factor})::integer AS peak_position,
+       to_timestamp(w.peak_key % {factor}) AS peak_date,
+       w.periods_on_chart::integer AS periods_on_chart,
+       (w.sequence_number - w.run_start + 1)::integer AS current_streak,
+       hashint8extended(
+           (coalesce(w.previous_number, 0) << 40) | (coalesce(w.previous_position, 0)::bigint << 20)
+               | w.periods_on_chart,
+           hashint8extended(
+               w.run_start, hashint8extended(w.peak_key, hashint8extended(w.track_id, w.position))
+           )
+       ) AS row_hash
 FROM (
     SELECT v.*,
            max(CASE WHEN v.previous_number IS DISTINCT FROM v.sequence_number - 1 THEN v.sequence_number END)
@@ -127,61 +141,71 @@ FROM (
     ) v
 ) w
 JOIN _trend_start st ON st.chart_id = w.chart_id AND w.sequence_number >= st.start_number
-ON CONFLICT (ranking_id, position) DO UPDATE SET
-    chart_id = EXCLUDED.chart_id, track_id = EXCLUDED.track_id, ranking_date = EXCLUDED.ranking_date,
-    movement = EXCLUDED.movement, movement_size = EXCLUDED.movement_size,
-    previous_position = EXCLUDED.previous_position, peak_position = EXCLUDED.peak_position,
-    peak_date = EXCLUDED.peak_date, periods_on_chart = EXCLUDED.periods_on_chart,
-    current_streak = EXCLUDED.current_streak
-WHERE (t.chart_id, t.track_id, t.ranking_date, t.movement, t.movement_size, t.previous_position,
-       t.peak_position, t.peak_date, t.periods_on_chart, t.current_streak)
-    IS DISTINCT FROM
-      (EXCLUDED.chart_id, EXCLUDED.track_id, EXCLUDED.ranking_date, EXCLUDED.movement, EXCLUDED.movement_size,
-       EXCLUDED.previous_position, EXCLUDED.peak_position, EXCLUDED.peak_date, EXCLUDED.periods_on_chart,
-       EXCLUDED.current_streak)
 """
 
-# Trend rows of recomputed rankings whose entry no longer exists (a reload dropped or moved a position).
-_DELETE_STALE_ENTRIES_SQL = """
-DELETE FROM chart_trend_entries t
-USING _trend_sequence s, _trend_start st
-WHERE t.ranking_id = s.ranking_id AND st.chart_id = s.chart_id AND s.sequence_number >= st.start_number
-  AND NOT EXISTS (
-      SELECT FROM ranking_entries e
-      WHERE e.ranking_id = t.ranking_id AND e.position = t.position AND e.track_id = t.track_id)
+# Per recomputed ranking: the digest of its computed rows and its movement counts.
+_DIGESTS_SQL = """
+CREATE TEMP TABLE _trend_digests ON COMMIT DROP AS
+SELECT c.ranking_id, count(*)::integer AS entries, bit_xor(c.row_hash) AS digest,
+       count(*) FILTER (WHERE c.movement = 'new')::integer AS new_entries,
+       count(*) FILTER (WHERE c.movement = 're-entry')::integer AS re_entries,
+       count(*) FILTER (WHERE c.movement = 'climber')::integer AS climbers,
+       count(*) FILTER (WHERE c.movement = 'faller')::integer AS fallers,
+       count(*) FILTER (WHERE c.movement = 'unchanged')::integer AS unchanged
+FROM ({computed}) c
+GROUP BY c.ranking_id
+"""
+
+# Recomputed rankings whose rows differ from the stored ones (or have none stored yet).
+_CHANGED_SQL = """
+CREATE TEMP TABLE _trend_changed ON COMMIT DROP AS
+SELECT s.ranking_id
+FROM _trend_sequence s
+JOIN _trend_start st ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number
+LEFT JOIN _trend_digests d ON d.ranking_id = s.ranking_id
+LEFT JOIN chart_trend_rankings t ON t.ranking_id = s.ranking_id
+WHERE t.ranking_id IS NULL
+   OR (t.entries, t.entries_digest) IS DISTINCT FROM (coalesce(d.entries, 0), d.digest)
+"""
+
+_DELETE_CHANGED_SQL = """
+DELETE FROM chart_trend_entries t USING _trend_changed c WHERE t.ranking_id = c.ranking_id
+"""
+
+_INSERT_CHANGED_SQL = """
+INSERT INTO chart_trend_entries (
+    ranking_id, position, chart_id, track_id, ranking_date, movement, movement_size, previous_position,
+    peak_position, peak_date, periods_on_chart, current_streak)
+SELECT c.ranking_id, c.position, c.chart_id, c.track_id, c.ranking_date, c.movement, c.movement_size,
+       c.previous_position, c.peak_position, c.peak_date, c.periods_on_chart, c.current_streak
+FROM ({computed}) c
+WHERE c.ranking_id IN (SELECT ranking_id FROM _trend_changed)
 """
 
 _UPSERT_SUMMARIES_SQL = """
 INSERT INTO chart_trend_rankings AS t (
     ranking_id, chart_id, ranking_date, sequence_number, previous_ranking_id, source_fetched_at, entries,
-    new_entries, re_entries, climbers, fallers, unchanged, exits)
+    entries_digest, new_entries, re_entries, climbers, fallers, unchanged, exits)
 SELECT s.ranking_id, s.chart_id, s.ranking_date, s.sequence_number, s.previous_ranking_id, s.fetched_at,
-       coalesce(c.entries, 0), coalesce(c.new_entries, 0), coalesce(c.re_entries, 0),
-       coalesce(c.climbers, 0), coalesce(c.fallers, 0), coalesce(c.unchanged, 0),
+       coalesce(d.entries, 0), d.digest, coalesce(d.new_entries, 0), coalesce(d.re_entries, 0),
+       coalesce(d.climbers, 0), coalesce(d.fallers, 0), coalesce(d.unchanged, 0),
        (SELECT count(*) FROM chart_exits x WHERE x.exit_ranking_id = s.ranking_id)
 FROM _trend_sequence s
 JOIN _trend_start st ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number
-LEFT JOIN LATERAL (
-    SELECT count(*) AS entries,
-           count(*) FILTER (WHERE e.movement = 'new') AS new_entries,
-           count(*) FILTER (WHERE e.movement = 're-entry') AS re_entries,
-           count(*) FILTER (WHERE e.movement = 'climber') AS climbers,
-           count(*) FILTER (WHERE e.movement = 'faller') AS fallers,
-           count(*) FILTER (WHERE e.movement = 'unchanged') AS unchanged
-    FROM chart_trend_entries e WHERE e.ranking_id = s.ranking_id
-) c ON true
+LEFT JOIN _trend_digests d ON d.ranking_id = s.ranking_id
 ON CONFLICT (ranking_id) DO UPDATE SET
     chart_id = EXCLUDED.chart_id, ranking_date = EXCLUDED.ranking_date,
     sequence_number = EXCLUDED.sequence_number, previous_ranking_id = EXCLUDED.previous_ranking_id,
     source_fetched_at = EXCLUDED.source_fetched_at, entries = EXCLUDED.entries,
-    new_entries = EXCLUDED.new_entries, re_entries = EXCLUDED.re_entries, climbers = EXCLUDED.climbers,
-    fallers = EXCLUDED.fallers, unchanged = EXCLUDED.unchanged, exits = EXCLUDED.exits, computed_at = now()
+    entries_digest = EXCLUDED.entries_digest, new_entries = EXCLUDED.new_entries,
+    re_entries = EXCLUDED.re_entries, climbers = EXCLUDED.climbers, fallers = EXCLUDED.fallers,
+    unchanged = EXCLUDED.unchanged, exits = EXCLUDED.exits, computed_at = now()
 WHERE (t.chart_id, t.ranking_date, t.sequence_number, t.previous_ranking_id, t.source_fetched_at, t.entries,
-       t.new_entries, t.re_entries, t.climbers, t.fallers, t.unchanged, t.exits)
+       t.entries_digest, t.new_entries, t.re_entries, t.climbers, t.fallers, t.unchanged, t.exits)
     IS DISTINCT FROM
       (EXCLUDED.chart_id, EXCLUDED.ranking_date, EXCLUDED.sequence_number, EXCLUDED.previous_ranking_id,
-       EXCLUDED.source_fetched_at, EXCLUDED.entries, EXCLUDED.new_entries, EXCLUDED.re_entries,
-       EXCLUDED.climbers, EXCLUDED.fallers, EXCLUDED.unchanged, EXCLUDED.exits)
+       EXCLUDED.source_fetched_at, EXCLUDED.entries, EXCLUDED.entries_digest, EXCLUDED.new_entries,
+       EXCLUDED.re_entries, EXCLUDED.climbers, EXCLUDED.fallers, EXCLUDED.unchanged, EXCLUDED.exits)
 """
 
 
@@ -190,7 +214,8 @@ class TrendRefresh:
     """What one refresh did: charts and rankings recomputed, rows written."""
 
     charts: int
-    rankings_recomputed: int
+    rankings_recomputed: int  # rankings whose figures were computed
+    rankings_rewritten: int  # ... of which the stored rows differed (deleted and written again)
     entries_written: int
     entries_deleted: int
     summaries_written: int
@@ -214,11 +239,13 @@ def refresh_chart_trends(
     with conn.transaction(), conn.cursor() as cur:
         # The window statements are estimated expensive; JIT compilation costs more than it saves here.
         cur.execute("SET LOCAL jit = off")
+        # The window sort of a full recompute (1.46M entries ~ 100 MB) spills to disk at the default 4 MB.
+        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         cur.execute(_SEQUENCE_SQL, params)
         cur.execute(_START_SQL, params)
         starts = cur.execute("SELECT chart_id, start_number FROM _trend_start ORDER BY chart_id").fetchall()
         if not starts:
-            return TrendRefresh(0, 0, 0, 0, 0)
+            return TrendRefresh(0, 0, 0, 0, 0, 0)
         for chart_id, _ in starts:
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s::integer)", (TREND_LOCK_NAMESPACE, chart_id))
         cur.execute("ANALYZE _trend_sequence")
@@ -235,11 +262,17 @@ def refresh_chart_trends(
             " ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number"
         ).fetchall()
         recomputed = len(days)
-        cur.execute(_DELETE_STALE_ENTRIES_SQL)
-        deleted = cur.rowcount
-        cur.execute(_UPSERT_ENTRIES_SQL.format(factor=_PEAK_KEY_FACTOR, entries=entries_sql))
-        written = cur.rowcount
+        computed = _COMPUTED_SQL.format(factor=_PEAK_KEY_FACTOR, entries=entries_sql)
+        cur.execute(_DIGESTS_SQL.format(computed=computed))
+        cur.execute(_CHANGED_SQL)
+        changed = cur.rowcount
+        deleted = written = 0
+        if changed:
+            cur.execute(_DELETE_CHANGED_SQL)
+            deleted = cur.rowcount
+            cur.execute(_INSERT_CHANGED_SQL.format(computed=computed))
+            written = cur.rowcount
         cur.execute(_UPSERT_SUMMARIES_SQL)
         summaries = cur.rowcount
     ranking_days = tuple(sorted({day.isoformat() for (day,) in days}))
-    return TrendRefresh(len(starts), recomputed, written, deleted, summaries, ranking_days)
+    return TrendRefresh(len(starts), recomputed, changed, written, deleted, summaries, ranking_days)

@@ -106,16 +106,10 @@ def build_chart_health_dag(doc_md: str, cron: str) -> DAG:
 
         @task(task_id="alert_unhealthy_charts")
         def alert_unhealthy_charts(healths: list[dict]) -> list[str]:
-            """Fails (and so alerts through the failure notifier) when a chart is below ``alert_below``."""
-            from airflow.sdk.exceptions import AirflowFailException
+            """Alert through the project notifier for each chart below ``alert_below``; returns them."""
+            from musiccharts_airflow.analytics_tasks import alert_unhealthy
 
-            from musiccharts_airflow.analytics_tasks import UnhealthyCharts, alert_unhealthy
-
-            try:
-                return alert_unhealthy(healths)
-            except UnhealthyCharts as error:
-                # No retry: the scores are stored already, a retry would only repeat the same alert.
-                raise AirflowFailException(str(error)) from None
+            return alert_unhealthy(healths)
 
         healths = compute_health()
         export_health(healths)

@@ -145,7 +145,8 @@ def test_rerun_writes_nothing(clean_product_db):
     forced = refresh(clean_product_db, force=True)
 
     assert again.rankings_recomputed == 0
-    assert (forced.rankings_recomputed, forced.entries_written, forced.summaries_written) == (5, 0, 0)
+    assert (forced.rankings_recomputed, forced.rankings_rewritten) == (5, 0)
+    assert (forced.entries_written, forced.entries_deleted, forced.summaries_written) == (0, 0, 0)
     assert row_versions(clean_product_db) == before
 
 
@@ -164,6 +165,7 @@ def test_late_loaded_middle_period_recomputes_only_the_later_rankings(clean_prod
     assert trends(clean_product_db) == EXPECTED_FULL
     assert summaries(clean_product_db) == EXPECTED_SUMMARIES
     assert result.rankings_recomputed == 3  # D2 (new), D3 and D4
+    assert result.rankings_rewritten == 3  # all three differ: D3 and D4 now follow D2
     after = row_versions(clean_product_db)
     with connect(clean_product_db) as conn:
         early = {
@@ -206,7 +208,8 @@ def test_reloaded_ranking_with_a_dropped_position_removes_its_trend_row(clean_pr
     load_day(clean_product_db, 4, [3, 1])  # song 5 is gone from D4
     result = refresh(clean_product_db)
 
-    assert result.entries_deleted == 1
+    # The ranking's rows differ, so they are rewritten as a whole: three deleted, two written.
+    assert (result.rankings_rewritten, result.entries_deleted, result.entries_written) == (1, 3, 2)
     assert (4, 5) not in trends(clean_product_db)
     assert summaries(clean_product_db)[4] == (5, 2, 0, 0, 1, 0, 1, 1)
 

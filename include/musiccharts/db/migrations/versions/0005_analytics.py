@@ -31,6 +31,7 @@ CREATE TABLE chart_trend_rankings (
     previous_ranking_id bigint,               -- the stored predecessor the trends were computed against
     source_fetched_at timestamptz NOT NULL,   -- rankings.fetched_at when computed (the ranking's version)
     entries integer NOT NULL,
+    entries_digest bigint,                    -- XOR of the hashes of the ranking's computed trend rows
     new_entries integer NOT NULL,
     re_entries integer NOT NULL,
     climbers integer NOT NULL,
