@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"(r) recompute of every ranking (force): {recompute_seconds:.2f} s = {ratio:.2f}x the pass"
-        f" (target <= {TARGET_RATIO}x); rows written {recompute.entries_written + recompute.summaries_written}"
+        f" (target <= {TARGET_RATIO}x);"
+        f" rows written {recompute.entries_written + recompute.summaries_written}"
     )
     print(
         f"(i) one new ranking: {incremental_seconds:.3f} s,"
