@@ -133,7 +133,8 @@ CREATE TABLE artist_airplay (
 );
 
 CREATE TABLE performance_reports (
-    entity_type text NOT NULL CHECK (entity_type IN ('track', 'artist')),
+    -- artist_tracks: the sum over the artist's tracks (platform '*': also over platforms)
+    entity_type text NOT NULL CHECK (entity_type IN ('track', 'artist', 'artist_tracks')),
     entity_id bigint NOT NULL,
     platform text NOT NULL,                   -- '*' for a roll-up across platforms
     period_start date NOT NULL,
