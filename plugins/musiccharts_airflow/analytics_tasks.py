@@ -198,3 +198,49 @@ def plot_top_flags(limit: int = 10) -> list[str]:
             )
             written.append(str(path))
     return written
+
+
+# --- performance ------------------------------------------------------------------------------------------
+
+
+def run_performance(cadence: str, params: dict[str, Any], run_after: datetime) -> dict[str, Any]:
+    """Reports of the Params' period, or of the last complete week/month before the run."""
+    from musiccharts.analytics.performance import previous_period, refresh_performance
+
+    if params.get("period_start") and params.get("period_end"):
+        start, end = date.fromisoformat(params["period_start"]), date.fromisoformat(params["period_end"])
+    else:
+        start, end = previous_period(cadence, run_after.astimezone(UTC).date())
+    with _connect() as conn:
+        ids = {}
+        for kind in ("track", "artist"):
+            uuids = [value.lower() for value in params.get(f"{kind}_uuids") or []]
+            ids[kind] = (
+                [row[0] for row in conn.execute(f"SELECT id FROM {kind}s WHERE uuid = ANY(%s)", (uuids,))]
+                if uuids
+                else None
+            )
+            if uuids and len(ids[kind]) != len(set(uuids)):
+                raise ValueError(f"unknown {kind} uuid(s) among {uuids}")
+        result = refresh_performance(
+            conn,
+            start,
+            end,
+            track_ids=ids["track"],
+            artist_ids=ids["artist"],
+            platforms=params.get("platforms") or None,
+        )
+    log.info("performance %s..%s: %s", start, end, result.as_xcom())
+    return result.as_xcom()
+
+
+def export_performance(run: dict[str, Any]) -> list[str]:
+    from musiccharts.analytics.exports import write_partition
+    from musiccharts.analytics.performance import performance_rows
+
+    start, end = date.fromisoformat(run["period_start"]), date.fromisoformat(run["period_end"])
+    with _connect() as conn:
+        rows = performance_rows(conn, start, end)
+    # Partitioned by the period's last day; two periods ending the same day share the partition's file.
+    base = export_base() / f"period={start.isoformat()}"
+    return [str(path) for path in write_partition(base, "performance", end, rows)]

@@ -18,6 +18,7 @@ from musiccharts_airflow.assets import (
     CHART_RANKINGS_ASSET,
     CHART_TRENDS_ASSET,
     FRAUD_FLAGS_ASSET,
+    PERFORMANCE_REPORTS_ASSET,
 )
 from musiccharts_airflow.governance import PRODUCT_DB_POOL, Tag, default_task_args
 
@@ -161,4 +162,49 @@ def build_fraud_dag(doc_md: str) -> DAG:
 
         results = score.expand(entity_type=["track", "artist"])
         export_flags(results) >> plot_flags()
+    return dag
+
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUIDS = {"type": "array", "items": {"type": "string", "pattern": UUID_PATTERN}}
+_DAY = {"type": ["null", "string"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+
+def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
+    """``analytics_performance_<cadence>``: reports of the last complete period (or the Params') → export."""
+    with DAG(
+        dag_id=f"analytics_performance_{cadence}",
+        description=f"{cadence.capitalize()} performance reports per track and artist x platform",
+        schedule=CronTriggerTimetable(cron, timezone="UTC"),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        tags=TAGS,
+        params={
+            "track_uuids": Param([], **_UUIDS, description="Only these tracks (empty = all)."),
+            "artist_uuids": Param([], **_UUIDS, description="Only these artists (empty = all)."),
+            "platforms": Param([], type="array", items={"type": "string"}, description="Empty = all."),
+            "period_start": Param(
+                None, **_DAY, description="First day (with period_end; empty = last period)."
+            ),
+            "period_end": Param(None, **_DAY, description="Last day, included."),
+        },
+        doc_md=doc_md,
+    ) as dag:
+
+        @task(task_id="compute_reports", pool=PRODUCT_DB_POOL, outlets=[PERFORMANCE_REPORTS_ASSET])
+        def compute_reports(params=None, dag_run=None) -> dict:
+            """Store the period's reports (only rows that changed are written)."""
+            from musiccharts_airflow.analytics_tasks import run_performance
+
+            return run_performance(cadence, dict(params or {}), dag_run.run_after)
+
+        @task(task_id="export_reports", pool=PRODUCT_DB_POOL)
+        def export_reports(run: dict) -> list[str]:
+            from musiccharts_airflow.analytics_tasks import export_performance
+
+            return export_performance(run)
+
+        export_reports(compute_reports())
     return dag
