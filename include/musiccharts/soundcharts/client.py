@@ -631,3 +631,24 @@ class SoundchartsClient:
                     delay,
                 )
                 self.sleep(delay)
+
+    # --- analytics additions -------------------------------------------------------------------------------
+
+    def get_artist_streaming_audience(
+        self, uuid: str, platform: str, start: date, end: date
+    ) -> list[models.ArtistStreamingPoint]:
+        """Streaming audience of an artist (e.g. Spotify monthly listeners), newest first, every page.
+
+        ``/api/v2/artist/{uuid}/streaming/{platform}``, asked in windows of at most 90 days like the other
+        audience endpoints; a date served twice (window edges) is kept once.
+        """
+        path = f"/api/v2/artist/{quote(uuid, safe='')}/streaming/{quote(platform, safe='')}"
+        points: dict[datetime, models.ArtistStreamingPoint] = {}
+        for window_start, window_end in _windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window_start.isoformat(), "endDate": window_end.isoformat()}
+            for page in self._pages(
+                models.ArtistStreamingPage, "artist_streaming", path, params, resource=("artist", uuid)
+            ):
+                for point in page.items:
+                    points.setdefault(point.date, point)
+        return sorted(points.values(), key=lambda point: point.date, reverse=True)
