@@ -47,10 +47,6 @@ TREND_LOCK_NAMESPACE = 0x6D63_7472  # "mctr"
 #: Memory per sort/hash of the refresh transaction (SET LOCAL: ends with it).
 WORK_MEM = "256MB"
 
-# Position and date of the best position so far, folded into one bigint so that one running min() gives both:
-# position * 10^10 + epoch seconds (epoch seconds stay below 10^10 until the year 2286).
-_PEAK_KEY_FACTOR = 10_000_000_000
-
 _SEQUENCE_SQL = """
 CREATE TEMP TABLE _trend_sequence ON COMMIT DROP AS
 SELECT r.id AS ranking_id, r.chart_id, r.ranking_date, r.fetched_at,
@@ -85,75 +81,64 @@ JOIN _trend_start st ON st.chart_id = s.chart_id AND s.sequence_number >= st.sta
 JOIN ranking_entries e ON e.ranking_id = s.ranking_id
 """
 
+# Every chart restarts at its first ranking (every chart of _trend_sequence is dirty from its start).
 _ENTRIES_ALL = """
-    SELECT s.chart_id, s.sequence_number, s.ranking_id, s.ranking_date, e.position, e.track_id
+    SELECT s.chart_id, s.sequence_number, s.ranking_id, e.position, e.track_id
     FROM ranking_entries e
     JOIN _trend_sequence s ON s.ranking_id = e.ranking_id
-    JOIN _trend_start st ON st.chart_id = s.chart_id
 """
 
 _ENTRIES_OF_TRACKS = """
-    SELECT s.chart_id, s.sequence_number, s.ranking_id, s.ranking_date, e.position, e.track_id
+    SELECT s.chart_id, s.sequence_number, s.ranking_id, e.position, e.track_id
     FROM _trend_tracks tt
     JOIN ranking_entries e ON e.track_id = tt.track_id
     JOIN _trend_sequence s ON s.ranking_id = e.ranking_id AND s.chart_id = tt.chart_id
 """
 
-# Every trend figure of every entry of the recomputed rankings. Two window levels over ONE sort order
+# The window figures of every entry of the recomputed rankings. Two window levels over ONE sort order
 # (chart, track, sequence): the second level reuses the first one's ordering, so PostgreSQL sorts once.
-# ``row_hash`` digests everything a stored row is derived from (packed: previous number, previous position and
-# periods on chart take 20 bits each), so that a ranking's rows can be compared with what is stored through
-# one number per ranking instead of a join with every stored row.
-_COMPUTED_SQL = """
-SELECT w.ranking_id, w.position, w.chart_id, w.track_id, w.ranking_date,
-       CASE WHEN w.previous_number IS NULL THEN 'new'
-            WHEN w.previous_number < w.sequence_number - 1 THEN 're-entry'
-            WHEN w.previous_position > w.position THEN 'climber'
-            WHEN w.previous_position < w.position THEN 'faller'
-            ELSE 'unchanged' END AS movement,
-       CASE WHEN w.previous_number = w.sequence_number - 1 THEN abs(w.previous_position - w.position)
-            ELSE 0 END AS movement_size,
-       CASE WHEN w.previous_number = w.sequence_number - 1 THEN w.previous_position END AS previous_position,
-       (w.peak_key / {factor})::integer AS peak_position,
-       to_timestamp(w.peak_key % {factor}) AS peak_date,
-       w.periods_on_chart::integer AS periods_on_chart,
-       (w.sequence_number - w.run_start + 1)::integer AS current_streak,
-       hashint8extended(
-           (coalesce(w.previous_number, 0) << 40) | (coalesce(w.previous_position, 0)::bigint << 20)
-               | w.periods_on_chart,
-           hashint8extended(
-               w.run_start, hashint8extended(w.peak_key, hashint8extended(w.track_id, w.position))
-           )
-       ) AS row_hash
+# ``peak_key`` packs the best position and the sequence number where it was first reached (20 bits each):
+# one running min() gives both. Kept to integers on purpose: this runs over every entry of a full recompute.
+_WINDOWED_SQL = """
+SELECT v.*,
+       max(CASE WHEN v.previous_number IS DISTINCT FROM v.sequence_number - 1 THEN v.sequence_number END)
+           OVER (PARTITION BY v.chart_id, v.track_id ORDER BY v.sequence_number) AS run_start
 FROM (
-    SELECT v.*,
-           max(CASE WHEN v.previous_number IS DISTINCT FROM v.sequence_number - 1 THEN v.sequence_number END)
-               OVER (PARTITION BY v.chart_id, v.track_id ORDER BY v.sequence_number) AS run_start
-    FROM (
-        SELECT x.*,
-               lag(x.sequence_number) OVER h AS previous_number,
-               lag(x.position) OVER h AS previous_position,
-               row_number() OVER h AS periods_on_chart,
-               min(x.position::bigint * {factor} + extract(epoch FROM x.ranking_date)::bigint) OVER h
-                   AS peak_key
-        FROM ({entries}) x
-        WINDOW h AS (PARTITION BY x.chart_id, x.track_id ORDER BY x.sequence_number)
-    ) v
-) w
-JOIN _trend_start st ON st.chart_id = w.chart_id AND w.sequence_number >= st.start_number
+    SELECT x.chart_id, x.sequence_number, x.ranking_id, x.position, x.track_id,
+           lag(x.sequence_number) OVER h AS previous_number,
+           lag(x.position) OVER h AS previous_position,
+           row_number() OVER h AS periods_on_chart,
+           min((x.position::bigint << 20) | x.sequence_number) OVER h AS peak_key
+    FROM ({entries}) x
+    WINDOW h AS (PARTITION BY x.chart_id, x.track_id ORDER BY x.sequence_number)
+) v
 """
 
-# Per recomputed ranking: the digest of its computed rows and its movement counts.
+# Only rankings from each chart's first dirty one (all of them when every chart restarts at its first).
+_FROM_START = " JOIN _trend_start st ON st.chart_id = w.chart_id AND w.sequence_number >= st.start_number"
+
+# Per recomputed ranking: a digest of its rows (count + XOR of row hashes over everything a stored row is
+# derived from: previous number, previous position and periods packed 20 bits each; peak key and run start)
+# and its movement counts, so that a ranking is compared with what is stored through one number instead of
+# a join with every stored row.
 _DIGESTS_SQL = """
 CREATE TEMP TABLE _trend_digests ON COMMIT DROP AS
-SELECT c.ranking_id, count(*)::integer AS entries, bit_xor(c.row_hash) AS digest,
-       count(*) FILTER (WHERE c.movement = 'new')::integer AS new_entries,
-       count(*) FILTER (WHERE c.movement = 're-entry')::integer AS re_entries,
-       count(*) FILTER (WHERE c.movement = 'climber')::integer AS climbers,
-       count(*) FILTER (WHERE c.movement = 'faller')::integer AS fallers,
-       count(*) FILTER (WHERE c.movement = 'unchanged')::integer AS unchanged
-FROM ({computed}) c
-GROUP BY c.ranking_id
+SELECT w.ranking_id, count(*)::integer AS entries,
+       bit_xor(hashint8extended(
+           (coalesce(w.previous_number, 0) << 40) | (coalesce(w.previous_position, 0)::bigint << 20)
+               | w.periods_on_chart,
+           hashint8extended((w.peak_key << 20) | w.run_start, hashint8extended(w.track_id, w.position))
+       )) AS digest,
+       count(*) FILTER (WHERE w.previous_number IS NULL)::integer AS new_entries,
+       count(*) FILTER (WHERE w.previous_number < w.sequence_number - 1)::integer AS re_entries,
+       count(*) FILTER (WHERE w.previous_number = w.sequence_number - 1
+                          AND w.previous_position > w.position)::integer AS climbers,
+       count(*) FILTER (WHERE w.previous_number = w.sequence_number - 1
+                          AND w.previous_position < w.position)::integer AS fallers,
+       count(*) FILTER (WHERE w.previous_number = w.sequence_number - 1
+                          AND w.previous_position = w.position)::integer AS unchanged
+FROM ({windowed}) w{from_start}
+GROUP BY w.ranking_id
 """
 
 # Recomputed rankings whose rows differ from the stored ones (or have none stored yet).
@@ -176,10 +161,23 @@ _INSERT_CHANGED_SQL = """
 INSERT INTO chart_trend_entries (
     ranking_id, position, chart_id, track_id, ranking_date, movement, movement_size, previous_position,
     peak_position, peak_date, periods_on_chart, current_streak)
-SELECT c.ranking_id, c.position, c.chart_id, c.track_id, c.ranking_date, c.movement, c.movement_size,
-       c.previous_position, c.peak_position, c.peak_date, c.periods_on_chart, c.current_streak
-FROM ({computed}) c
-WHERE c.ranking_id IN (SELECT ranking_id FROM _trend_changed)
+SELECT w.ranking_id, w.position, w.chart_id, w.track_id, s.ranking_date,
+       CASE WHEN w.previous_number IS NULL THEN 'new'
+            WHEN w.previous_number < w.sequence_number - 1 THEN 're-entry'
+            WHEN w.previous_position > w.position THEN 'climber'
+            WHEN w.previous_position < w.position THEN 'faller'
+            ELSE 'unchanged' END,
+       CASE WHEN w.previous_number = w.sequence_number - 1 THEN abs(w.previous_position - w.position)
+            ELSE 0 END,
+       CASE WHEN w.previous_number = w.sequence_number - 1 THEN w.previous_position END,
+       (w.peak_key >> 20)::integer,
+       peak.ranking_date,
+       w.periods_on_chart::integer,
+       (w.sequence_number - w.run_start + 1)::integer
+FROM ({windowed}) w
+JOIN _trend_changed c ON c.ranking_id = w.ranking_id
+JOIN _trend_sequence s ON s.ranking_id = w.ranking_id
+JOIN _trend_sequence peak ON peak.chart_id = w.chart_id AND peak.sequence_number = (w.peak_key & 1048575)
 """
 
 _UPSERT_SUMMARIES_SQL = """
@@ -250,7 +248,9 @@ def refresh_chart_trends(
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s::integer)", (TREND_LOCK_NAMESPACE, chart_id))
         cur.execute("ANALYZE _trend_sequence")
         cur.execute("ANALYZE _trend_start")
-        from_first = all(start == 1 for _, start in starts)
+        charts_stored = cur.execute("SELECT count(DISTINCT chart_id) FROM _trend_sequence").fetchone()[0]
+        # Every stored chart restarts at its first ranking: read every entry, no track filter.
+        from_first = len(starts) == charts_stored and all(start == 1 for _, start in starts)
         if from_first:
             entries_sql = _ENTRIES_ALL
         else:
@@ -262,15 +262,15 @@ def refresh_chart_trends(
             " ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number"
         ).fetchall()
         recomputed = len(days)
-        computed = _COMPUTED_SQL.format(factor=_PEAK_KEY_FACTOR, entries=entries_sql)
-        cur.execute(_DIGESTS_SQL.format(computed=computed))
+        windowed = _WINDOWED_SQL.format(entries=entries_sql)
+        cur.execute(_DIGESTS_SQL.format(windowed=windowed, from_start="" if from_first else _FROM_START))
         cur.execute(_CHANGED_SQL)
         changed = cur.rowcount
         deleted = written = 0
         if changed:
             cur.execute(_DELETE_CHANGED_SQL)
             deleted = cur.rowcount
-            cur.execute(_INSERT_CHANGED_SQL.format(computed=computed))
+            cur.execute(_INSERT_CHANGED_SQL.format(windowed=windowed))
             written = cur.rowcount
         cur.execute(_UPSERT_SUMMARIES_SQL)
         summaries = cur.rowcount
