@@ -15,7 +15,10 @@ DOC = f"""\
 Performance of every track and artist per platform over the last complete week (Monday-Sunday): start, end,
 difference, growth %, average, peak, best chart position and chart days, plus artist roll-ups across tracks
 and platforms (`performance_reports`), exported as CSV + Parquet. Figures come from the stored audience
-series and rankings.
+series and rankings; what the period lacks is fetched first: `plan_streaming_batches` finds the artists
+without a streaming audience (Spotify monthly listeners) on the period's last day and
+`fetch_streaming_batch` is mapped over batches of them (pool `soundcharts_api`, every window and page),
+stored as the series `spotify:streaming`. `compute_reports` runs even when some batches failed.
 
 ### Owner
 {OWNER}
@@ -29,8 +32,8 @@ series and rankings.
   week (Monday-Sunday).
 
 ### Upstream / Downstream
-Upstream: `fetch_audience`, chart-sync DAGs, product DB (pool `{PRODUCT_DB_POOL}`). Downstream: Asset
-`performance_reports`; files `period=.../performance/date=.../`.
+Upstream: `fetch_audience`, chart-sync DAGs, Soundcharts (`soundcharts_default`), product DB (pool
+`{PRODUCT_DB_POOL}`). Downstream: Asset `performance_reports`; files `period=.../performance/date=.../`.
 
 ### Troubleshooting
 - *unknown track/artist uuid*: a uuid in the Params is not stored; check it or run the metadata DAGs first.

@@ -205,12 +205,9 @@ def plot_top_flags(limit: int = 10) -> list[str]:
 
 def run_performance(cadence: str, params: dict[str, Any], run_after: datetime) -> dict[str, Any]:
     """Reports of the Params' period, or of the last complete week/month before the run."""
-    from musiccharts.analytics.performance import previous_period, refresh_performance
+    from musiccharts.analytics.performance import refresh_performance
 
-    if params.get("period_start") and params.get("period_end"):
-        start, end = date.fromisoformat(params["period_start"]), date.fromisoformat(params["period_end"])
-    else:
-        start, end = previous_period(cadence, run_after.astimezone(UTC).date())
+    start, end = _period(cadence, params, run_after)
     with _connect() as conn:
         ids = {}
         for kind in ("track", "artist"):
@@ -244,3 +241,53 @@ def export_performance(run: dict[str, Any]) -> list[str]:
     # Partitioned by the period's last day; two periods ending the same day share the partition's file.
     base = export_base() / f"period={start.isoformat()}"
     return [str(path) for path in write_partition(base, "performance", end, rows)]
+
+
+#: Artists per mapped fetch instance, and the most instances one run maps.
+STREAMING_BATCH_SIZE = 25
+STREAMING_MAX_BATCHES = 200
+STREAMING_PLATFORM = "spotify"
+
+
+def _period(cadence: str, params: dict[str, Any], run_after: datetime) -> tuple[date, date]:
+    from musiccharts.analytics.performance import previous_period
+
+    if params.get("period_start") and params.get("period_end"):
+        return date.fromisoformat(params["period_start"]), date.fromisoformat(params["period_end"])
+    return previous_period(cadence, run_after.astimezone(UTC).date())
+
+
+def plan_streaming_batches(cadence: str, params: dict[str, Any], run_after: datetime) -> list[dict[str, Any]]:
+    """Artists whose streaming audience is missing for the period, in batches for mapped fetches."""
+    from airflow.sdk.configuration import conf
+
+    from musiccharts.analytics.performance import artists_missing_streaming
+    from musiccharts.catalog.batching import plan_batches
+
+    start, end = _period(cadence, params, run_after)
+    with _connect() as conn:
+        uuids = artists_missing_streaming(conn, STREAMING_PLATFORM, end, params.get("artist_uuids") or None)
+    limit = min(STREAMING_MAX_BATCHES, conf.getint("core", "max_map_length"))
+    batches = plan_batches(uuids, endpoint_max=STREAMING_BATCH_SIZE, max_batches=limit)
+    return [{**batch, "start": start.isoformat(), "end": end.isoformat()} for batch in batches]
+
+
+def fetch_streaming_batch(batch: dict[str, Any]) -> dict[str, int]:
+    """Fetch (every window, every page) and store the streaming audience of one batch of artists."""
+    from musiccharts.analytics.performance import store_artist_streaming
+    from musiccharts.soundcharts.errors import SoundchartsNotFound
+    from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
+
+    client = SoundchartsHook().get_conn()
+    start, end = date.fromisoformat(batch["start"]), date.fromisoformat(batch["end"])
+    written = missing = 0
+    with _connect() as conn:
+        for artist_uuid in batch["ids"]:
+            try:
+                points = client.get_artist_streaming_audience(artist_uuid, STREAMING_PLATFORM, start, end)
+            except SoundchartsNotFound:
+                missing += 1  # no streaming profile on the platform: nothing to report, not an error
+                continue
+            rows = [(point.date.date(), point.value) for point in points if point.value is not None]
+            written += store_artist_streaming(conn, artist_uuid, STREAMING_PLATFORM, rows)
+    return {"artists": len(batch["ids"]), "rows_written": written, "not_found": missing}

@@ -198,3 +198,61 @@ def performance_rows(conn: psycopg.Connection, start: date, end: date) -> list[t
             (start, end),
         ).fetchall()
     ]
+
+
+# --- missing inputs: artist streaming audience ---------------------------------------------------------
+
+#: Streaming audience (monthly listeners) is stored next to the follower series of the same platform, as its
+#: own series: platform code + this suffix (the audience endpoint's followers keep the bare code).
+STREAMING_SUFFIX = ":streaming"
+
+_MISSING_STREAMING_SQL = """
+SELECT a.uuid FROM artists a
+WHERE (%(uuids)s::text[] IS NULL OR a.uuid = ANY(%(uuids)s::text[]))
+  AND NOT EXISTS (
+      SELECT FROM artist_audience s
+      WHERE s.artist_id = a.id AND s.platform = %(platform)s AND s.date = %(end)s)
+ORDER BY a.uuid
+"""
+
+
+def artists_missing_streaming(
+    conn: psycopg.Connection, platform: str, end: date, uuids: Sequence[str] | None = None
+) -> list[str]:
+    """Artists without a streaming value on the period's last day (what a report of the period needs)."""
+    return [
+        row[0]
+        for row in conn.execute(
+            _MISSING_STREAMING_SQL,
+            {
+                "uuids": [u.lower() for u in uuids] if uuids else None,
+                "platform": platform + STREAMING_SUFFIX,
+                "end": end,
+            },
+        ).fetchall()
+    ]
+
+
+def store_artist_streaming(
+    conn: psycopg.Connection, artist_uuid: str, platform: str, points: Sequence[tuple[date, float]]
+) -> int:
+    """Upsert one artist's streaming points; returns the rows written (unchanged values are not written)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO artist_audience AS a (artist_id, platform, identifier, date, value)
+            SELECT ar.id, %(platform)s, '', p.day, p.value
+            FROM artists ar, unnest(%(days)s::date[], %(values)s::bigint[]) AS p(day, value)
+            WHERE ar.uuid = %(uuid)s
+            ON CONFLICT ON CONSTRAINT artist_audience_natural_key DO UPDATE SET value = EXCLUDED.value,
+                fetched_at = now()
+            WHERE a.value IS DISTINCT FROM EXCLUDED.value
+            """,
+            {
+                "platform": platform + STREAMING_SUFFIX,
+                "uuid": artist_uuid.lower(),
+                "days": [day for day, _ in points],
+                "values": [int(value) for _, value in points],
+            },
+        )
+        return cur.rowcount

@@ -119,10 +119,15 @@ def audience_flags_png(
     """Daily increments of a cumulative series (gaps left empty) with each flag's window shaded."""
     figure, axes = _figure()
     increments_x, increments_y = [], []
+    stale_before = False
     for (previous_day, previous), (day, value) in pairwise(zip(days, values, strict=True)):
         increments_x.append(day)
-        # A gap stays a gap: no increment is drawn across missing days.
-        increments_y.append(value - previous if (day - previous_day).days == 1 else float("nan"))
+        # Gaps stay gaps, as the detectors see them: no increment across missing days, and a repeated value
+        # (the source did not update) and the catch-up after it are missing days too.
+        stale = value == previous
+        usable = (day - previous_day).days == 1 and not stale and not stale_before
+        increments_y.append(value - previous if usable else float("nan"))
+        stale_before = stale
     axes.plot(increments_x, increments_y, linewidth=1.2, color="#1f77b4", label="daily increment")
     colours = {"burst": "#d62728", "plateau": "#ff7f0e", "chart_mismatch": "#9467bd"}
     seen = set()

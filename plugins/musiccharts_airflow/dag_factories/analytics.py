@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, task
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, task
 
 from musiccharts_airflow.assets import (
     AUDIENCE_UPDATED_ASSET,
@@ -20,7 +20,7 @@ from musiccharts_airflow.assets import (
     FRAUD_FLAGS_ASSET,
     PERFORMANCE_REPORTS_ASSET,
 )
-from musiccharts_airflow.governance import PRODUCT_DB_POOL, Tag, default_task_args
+from musiccharts_airflow.governance import PRODUCT_DB_POOL, SOUNDCHARTS_POOL, Tag, default_task_args
 
 START = datetime(2026, 1, 1)
 TAGS = [Tag.DOMAIN_ANALYTICS, Tag.TIER_2]
@@ -193,7 +193,36 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
         doc_md=doc_md,
     ) as dag:
 
-        @task(task_id="compute_reports", pool=PRODUCT_DB_POOL, outlets=[PERFORMANCE_REPORTS_ASSET])
+        @task(task_id="plan_streaming_batches", pool=PRODUCT_DB_POOL)
+        def plan_streaming_batches(params=None, dag_run=None) -> list[dict]:
+            """Artists whose streaming audience (monthly listeners) the period lacks, in batches."""
+            from musiccharts_airflow.analytics_tasks import plan_streaming_batches as run
+
+            return run(cadence, dict(params or {}), dag_run.run_after)
+
+        @task(
+            task_id="fetch_streaming_batch",
+            pool=SOUNDCHARTS_POOL,
+            map_index_template="{{ batch_label }}",
+            max_active_tis_per_dagrun=4,
+        )
+        def fetch_streaming_batch(batch: dict) -> dict:
+            """Every window and page of each artist's streaming audience, stored as its own series."""
+            from airflow.sdk import get_current_context
+
+            from musiccharts.catalog.batching import batch_label
+            from musiccharts_airflow.analytics_tasks import fetch_streaming_batch as run
+
+            get_current_context()["batch_label"] = batch_label(batch, "artists")
+            return run(batch)
+
+        # ALL_DONE: a report over what is stored is still worth having when some fetches failed.
+        @task(
+            task_id="compute_reports",
+            pool=PRODUCT_DB_POOL,
+            outlets=[PERFORMANCE_REPORTS_ASSET],
+            trigger_rule=TriggerRule.ALL_DONE,
+        )
         def compute_reports(params=None, dag_run=None) -> dict:
             """Store the period's reports (only rows that changed are written)."""
             from musiccharts_airflow.analytics_tasks import run_performance
@@ -206,5 +235,8 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
 
             return export_performance(run)
 
-        export_reports(compute_reports())
+        fetched = fetch_streaming_batch.expand(batch=plan_streaming_batches())
+        reports = compute_reports()
+        fetched >> reports
+        export_reports(reports)
     return dag

@@ -162,3 +162,28 @@ def test_performance_dag_by_hand_for_a_period(analytics_dags, analytics_env):
     assert (
         exports / "period=2026-03-01" / "performance" / "date=2026-03-07" / "performance.parquet"
     ).exists()
+
+
+def test_performance_dag_fetches_missing_streaming_audience_first(analytics_dags, analytics_env, sim):
+    dsn, _ = analytics_env
+    artist_uuid = sim.catalogue.artist_uuid(7)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated')", (artist_uuid,))
+    dag = analytics_dags.get_dag("analytics_performance_monthly")
+    conf = {"period_start": "2026-10-01", "period_end": "2026-10-31", "artist_uuids": [artist_uuid]}
+
+    run = dag.test(run_conf=conf)
+
+    assert run.state == "success"
+    with psycopg.connect(dsn) as conn:
+        stored = conn.execute(
+            "SELECT count(*), min(date), max(date) FROM artist_audience WHERE platform = 'spotify:streaming'"
+        ).fetchone()
+        report = conn.execute(
+            "SELECT points FROM performance_reports WHERE entity_type = 'artist' AND platform = 'spotify:streaming'"
+        ).fetchone()
+    assert stored == (31, date(2026, 10, 1), date(2026, 10, 31))
+    assert report == (31,)
+    calls_before = sim.state.call_count("artist_streaming")
+    assert dag.test(run_conf=conf).state == "success"
+    assert sim.state.call_count("artist_streaming") == calls_before  # nothing missing any more: no call
