@@ -118,9 +118,9 @@ FROM (
 _FROM_START = " JOIN _trend_start st ON st.chart_id = w.chart_id AND w.sequence_number >= st.start_number"
 
 # Per recomputed ranking: a digest of its rows (count + XOR of row hashes over everything a stored row is
-# derived from: previous number, previous position and periods packed 20 bits each; peak key and run start)
-# and its movement counts, so that a ranking is compared with what is stored through one number instead of
-# a join with every stored row.
+# derived from: previous number, previous position and periods packed 20 bits each; peak key and run start),
+# so that a ranking is compared with what is stored through one number instead of a join with every stored
+# row. Nothing else is aggregated here: this pass runs over every entry of a full recompute.
 _DIGESTS_SQL = """
 CREATE TEMP TABLE _trend_digests ON COMMIT DROP AS
 SELECT w.ranking_id, count(*)::integer AS entries,
@@ -128,17 +128,22 @@ SELECT w.ranking_id, count(*)::integer AS entries,
            (coalesce(w.previous_number, 0) << 40) | (coalesce(w.previous_position, 0)::bigint << 20)
                | w.periods_on_chart,
            hashint8extended((w.peak_key << 20) | w.run_start, hashint8extended(w.track_id, w.position))
-       )) AS digest,
-       count(*) FILTER (WHERE w.previous_number IS NULL)::integer AS new_entries,
-       count(*) FILTER (WHERE w.previous_number < w.sequence_number - 1)::integer AS re_entries,
-       count(*) FILTER (WHERE w.previous_number = w.sequence_number - 1
-                          AND w.previous_position > w.position)::integer AS climbers,
-       count(*) FILTER (WHERE w.previous_number = w.sequence_number - 1
-                          AND w.previous_position < w.position)::integer AS fallers,
-       count(*) FILTER (WHERE w.previous_number = w.sequence_number - 1
-                          AND w.previous_position = w.position)::integer AS unchanged
+       )) AS digest
 FROM ({windowed}) w{from_start}
 GROUP BY w.ranking_id
+"""
+
+# Movement counts of the rewritten rankings, from their new rows (the others keep their stored counts).
+_COUNTS_SQL = """
+CREATE TEMP TABLE _trend_counts ON COMMIT DROP AS
+SELECT e.ranking_id,
+       count(*) FILTER (WHERE e.movement = 'new')::integer AS new_entries,
+       count(*) FILTER (WHERE e.movement = 're-entry')::integer AS re_entries,
+       count(*) FILTER (WHERE e.movement = 'climber')::integer AS climbers,
+       count(*) FILTER (WHERE e.movement = 'faller')::integer AS fallers,
+       count(*) FILTER (WHERE e.movement = 'unchanged')::integer AS unchanged
+FROM chart_trend_entries e JOIN _trend_changed c ON c.ranking_id = e.ranking_id
+GROUP BY e.ranking_id
 """
 
 # Recomputed rankings whose rows differ from the stored ones (or have none stored yet).
@@ -185,12 +190,19 @@ INSERT INTO chart_trend_rankings AS t (
     ranking_id, chart_id, ranking_date, sequence_number, previous_ranking_id, source_fetched_at, entries,
     entries_digest, new_entries, re_entries, climbers, fallers, unchanged, exits)
 SELECT s.ranking_id, s.chart_id, s.ranking_date, s.sequence_number, s.previous_ranking_id, s.fetched_at,
-       coalesce(d.entries, 0), d.digest, coalesce(d.new_entries, 0), coalesce(d.re_entries, 0),
-       coalesce(d.climbers, 0), coalesce(d.fallers, 0), coalesce(d.unchanged, 0),
+       coalesce(d.entries, 0), d.digest,
+       CASE WHEN ch.ranking_id IS NULL THEN old.new_entries ELSE coalesce(c.new_entries, 0) END,
+       CASE WHEN ch.ranking_id IS NULL THEN old.re_entries ELSE coalesce(c.re_entries, 0) END,
+       CASE WHEN ch.ranking_id IS NULL THEN old.climbers ELSE coalesce(c.climbers, 0) END,
+       CASE WHEN ch.ranking_id IS NULL THEN old.fallers ELSE coalesce(c.fallers, 0) END,
+       CASE WHEN ch.ranking_id IS NULL THEN old.unchanged ELSE coalesce(c.unchanged, 0) END,
        (SELECT count(*) FROM chart_exits x WHERE x.exit_ranking_id = s.ranking_id)
 FROM _trend_sequence s
 JOIN _trend_start st ON st.chart_id = s.chart_id AND s.sequence_number >= st.start_number
 LEFT JOIN _trend_digests d ON d.ranking_id = s.ranking_id
+LEFT JOIN _trend_changed ch ON ch.ranking_id = s.ranking_id
+LEFT JOIN _trend_counts c ON c.ranking_id = s.ranking_id
+LEFT JOIN chart_trend_rankings old ON old.ranking_id = s.ranking_id
 ON CONFLICT (ranking_id) DO UPDATE SET
     chart_id = EXCLUDED.chart_id, ranking_date = EXCLUDED.ranking_date,
     sequence_number = EXCLUDED.sequence_number, previous_ranking_id = EXCLUDED.previous_ranking_id,
@@ -272,6 +284,7 @@ def refresh_chart_trends(
             deleted = cur.rowcount
             cur.execute(_INSERT_CHANGED_SQL.format(windowed=windowed))
             written = cur.rowcount
+        cur.execute(_COUNTS_SQL)
         cur.execute(_UPSERT_SUMMARIES_SQL)
         summaries = cur.rowcount
     ranking_days = tuple(sorted({day.isoformat() for (day,) in days}))
