@@ -58,8 +58,9 @@ class PostgresParts:
 
     def ensure_databases(self, *names: str) -> None:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
-        with psycopg.connect(**self.libpq("postgres"), autocommit=True) as conn:
+        with psycopg.connect(make_conninfo(**self.libpq("postgres")), autocommit=True) as conn:
             for name in names:
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                     conn.execute(f'CREATE DATABASE "{name}"')
@@ -212,7 +213,7 @@ class NativeStack:
         )
 
     def wait_healthy(self, timeout: float = 240) -> None:
-        """Every component healthy before anything is unpaused (start-up race, issue #64974)."""
+        """Every component healthy before anything is unpaused (a DAG unpaused earlier may start too soon)."""
         wait_until(
             lambda: airflow_healthy(self.api_url, HEALTH_COMPONENTS),
             timeout=timeout,

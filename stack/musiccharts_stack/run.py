@@ -24,16 +24,20 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musiccharts_stack.env import REPO_ROOT
 from musiccharts_stack.native import NativeStack, PostgresParts
 from musiccharts_stack.processes import StackError
 
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
+
 log = logging.getLogger("musiccharts.run")
 VAR = REPO_ROOT / "var"
 
 
-def start_postgres(var: Path = VAR) -> tuple[PostgresParts, object | None]:
+def start_postgres(var: Path = VAR) -> tuple[PostgresParts, PostgresServer | None]:
     """The server to use; a private PostgreSQL 16 (pgserver, in var/pgdata) unless one is given."""
     url = os.environ.get("MUSICCHARTS_DATABASE_URL")
     if url:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
 from musiccharts_airflow.settings_file import load_settings
+from tests.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 SMTP_VARIABLES = {
     "SMTP_HOST",
     "SMTP_PORT",
