@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -209,16 +210,16 @@ def run_performance(cadence: str, params: dict[str, Any], run_after: datetime) -
 
     start, end = _period(cadence, params, run_after)
     with _connect() as conn:
-        ids = {}
+        ids: dict[str, list[int] | None] = {}
         for kind in ("track", "artist"):
             uuids = [value.lower() for value in params.get(f"{kind}_uuids") or []]
-            ids[kind] = (
-                [row[0] for row in conn.execute(f"SELECT id FROM {kind}s WHERE uuid = ANY(%s)", (uuids,))]
-                if uuids
-                else None
-            )
-            if uuids and len(ids[kind]) != len(set(uuids)):
+            if not uuids:
+                ids[kind] = None
+                continue
+            found = [row[0] for row in conn.execute(f"SELECT id FROM {kind}s WHERE uuid = ANY(%s)", (uuids,))]
+            if len(found) != len(set(uuids)):
                 raise ValueError(f"unknown {kind} uuid(s) among {uuids}")
+            ids[kind] = found
         result = refresh_performance(
             conn,
             start,
@@ -247,42 +248,48 @@ def export_performance(run: dict[str, Any]) -> list[str]:
 STREAMING_BATCH_SIZE = 25
 STREAMING_MAX_BATCHES = 200
 STREAMING_PLATFORM = "spotify"
+#: Share of failed fetch batches above which the run's summary fails (the reports are computed anyway).
+STREAMING_FAILURE_THRESHOLD = 0.5
 
 
-def _period(cadence: str, params: dict[str, Any], run_after: datetime) -> tuple[date, date]:
+def _period(cadence: str, params: Mapping[str, Any], run_after: datetime | None = None) -> tuple[date, date]:
     from musiccharts.analytics.performance import previous_period
 
     if params.get("period_start") and params.get("period_end"):
         return date.fromisoformat(params["period_start"]), date.fromisoformat(params["period_end"])
+    if run_after is None:
+        from airflow.sdk import get_current_context
+
+        run_after = get_current_context()["dag_run"].run_after
     return previous_period(cadence, run_after.astimezone(UTC).date())
 
 
-def plan_streaming_batches(cadence: str, params: dict[str, Any], run_after: datetime) -> list[dict[str, Any]]:
-    """Artists whose streaming audience is missing for the period, in batches for mapped fetches."""
-    from airflow.sdk.configuration import conf
+def streaming_limits():
+    from musiccharts_airflow.mapped_batches import BatchLimits
 
+    return BatchLimits(batch_size=STREAMING_BATCH_SIZE, max_batches=STREAMING_MAX_BATCHES)
+
+
+def select_missing_streaming(cadence: str, params: Mapping[str, Any]) -> list[str]:
+    """Artists whose streaming audience is missing on the period's last day."""
     from musiccharts.analytics.performance import artists_missing_streaming
-    from musiccharts.catalog.batching import plan_batches
 
-    start, end = _period(cadence, params, run_after)
+    _, end = _period(cadence, params)
     with _connect() as conn:
-        uuids = artists_missing_streaming(conn, STREAMING_PLATFORM, end, params.get("artist_uuids") or None)
-    limit = min(STREAMING_MAX_BATCHES, conf.getint("core", "max_map_length"))
-    batches = plan_batches(uuids, endpoint_max=STREAMING_BATCH_SIZE, max_batches=limit)
-    return [{**batch, "start": start.isoformat(), "end": end.isoformat()} for batch in batches]
+        return artists_missing_streaming(conn, STREAMING_PLATFORM, end, params.get("artist_uuids") or None)
 
 
-def fetch_streaming_batch(batch: dict[str, Any]) -> dict[str, int]:
+def fetch_streaming(cadence: str, ids: list[str], params: Mapping[str, Any]) -> dict[str, int]:
     """Fetch (every window, every page) and store the streaming audience of one batch of artists."""
     from musiccharts.analytics.performance import store_artist_streaming
     from musiccharts.soundcharts.errors import SoundchartsNotFound
     from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
 
     client = SoundchartsHook().get_conn()
-    start, end = date.fromisoformat(batch["start"]), date.fromisoformat(batch["end"])
+    start, end = _period(cadence, params)
     written = missing = 0
     with _connect() as conn:
-        for artist_uuid in batch["ids"]:
+        for artist_uuid in ids:
             try:
                 points = client.get_artist_streaming_audience(artist_uuid, STREAMING_PLATFORM, start, end)
             except SoundchartsNotFound:
@@ -290,4 +297,4 @@ def fetch_streaming_batch(batch: dict[str, Any]) -> dict[str, int]:
                 continue
             rows = [(point.date.date(), point.value) for point in points if point.value is not None]
             written += store_artist_streaming(conn, artist_uuid, STREAMING_PLATFORM, rows)
-    return {"artists": len(batch["ids"]), "rows_written": written, "not_found": missing}
+    return {"artists": len(ids), "rows_written": written, "not_found": missing}

@@ -98,10 +98,10 @@ def generate_series(
     increments = _organic_increments(rng, days, level)
     factor, window = _shape(rng, kind, days)
     increments = increments * factor
-    if kind == "burst":
+    if kind == "burst" and window is not None:
         at, end = window
         increments[at : end + 1] += level * rng.uniform(3, 12, end - at + 1)
-    elif kind == "plateau":
+    elif kind == "plateau" and window is not None:
         at, end = window
         constant = float(np.median(increments[at - 28 : at])) * rng.uniform(0.7, 1.5)
         increments[at : end + 1] = constant * (1 + rng.uniform(-0.004, 0.004, end - at + 1))

@@ -110,7 +110,7 @@ def write_partition(
 ) -> tuple[WritablePath, WritablePath]:
     """Write one date partition of ``dataset`` as CSV and Parquet; returns both paths."""
     schema = SCHEMAS[dataset]
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
     if len(columns) != len(schema.names):
         raise ValueError(f"{dataset}: rows have {len(columns)} columns, the schema {len(schema.names)}")
     table = pa.Table.from_arrays(

@@ -349,7 +349,7 @@ def detect(points: Points, thresholds: FraudThresholds) -> list[Flag]:
             thresholds,
         )
     for row in plateau_candidates:
-        flags += _plateaus(points.keys[row], int(grid.first_day[row]), weekly, row, thresholds)
+        flags += _plateaus(points.keys[row], int(grid.first_day[row]), weekly, int(row), thresholds)
     return flags
 
 

@@ -8,7 +8,7 @@ are comparable run to run: ``WIDTH_PX`` x ``HEIGHT_PX``. Written to any path-lik
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -87,7 +87,7 @@ def bump_chart_data(
 
 
 def bump_chart_png(
-    path: Any, title: str, dates: Sequence[datetime], positions: dict[str, Sequence[int | None]], top: int
+    path: Any, title: str, dates: Sequence[datetime], positions: Mapping[str, Sequence[int | None]], top: int
 ) -> Any:
     """Positions over time, best at the top; one line per track, labelled at its latest position."""
     figure, axes = _figure()

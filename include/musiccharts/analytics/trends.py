@@ -260,7 +260,8 @@ def refresh_chart_trends(
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s::integer)", (TREND_LOCK_NAMESPACE, chart_id))
         cur.execute("ANALYZE _trend_sequence")
         cur.execute("ANALYZE _trend_start")
-        charts_stored = cur.execute("SELECT count(DISTINCT chart_id) FROM _trend_sequence").fetchone()[0]
+        charts_row = cur.execute("SELECT count(DISTINCT chart_id) FROM _trend_sequence").fetchone()
+        charts_stored = charts_row[0] if charts_row else 0
         # Every stored chart restarts at its first ranking: read every entry, no track filter.
         from_first = len(starts) == charts_stored and all(start == 1 for _, start in starts)
         if from_first:

@@ -9,6 +9,8 @@ run at a time: a run always brings everything up to date, and a missed run needs
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, cast
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param, TriggerRule, task
 
@@ -20,7 +22,8 @@ from musiccharts_airflow.assets import (
     FRAUD_FLAGS_ASSET,
     PERFORMANCE_REPORTS_ASSET,
 )
-from musiccharts_airflow.governance import PRODUCT_DB_POOL, SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.governance import PRODUCT_DB_POOL, Tag, default_task_args
+from musiccharts_airflow.mapped_batches import batched_fetch, summarise_batches
 
 START = datetime(2026, 1, 1)
 TAGS = [Tag.DOMAIN_ANALYTICS, Tag.TIER_2]
@@ -49,7 +52,7 @@ def build_chart_trends_dag(doc_md: str) -> DAG:
             return run(force=bool((params or {}).get("force")))
 
         @task(task_id="export_trends", pool=PRODUCT_DB_POOL)
-        def export_trends(refresh: dict) -> list[str]:
+        def export_trends(refresh: Any) -> list[str]:
             """CSV + Parquet of every recomputed ranking day (stable names: a rerun replaces them)."""
             from musiccharts_airflow.analytics_tasks import export_trends as run
 
@@ -100,13 +103,13 @@ def build_chart_health_dag(doc_md: str, cron: str) -> DAG:
             return run((params or {}).get("as_of"))
 
         @task(task_id="export_health", pool=PRODUCT_DB_POOL)
-        def export_health(healths: list[dict]) -> list[str]:
+        def export_health(healths: Any) -> list[str]:
             from musiccharts_airflow.analytics_tasks import export_health as run
 
             return run(healths)
 
         @task(task_id="alert_unhealthy_charts")
-        def alert_unhealthy_charts(healths: list[dict]) -> list[str]:
+        def alert_unhealthy_charts(healths: Any) -> list[str]:
             """Alert through the project notifier for each chart below ``alert_below``; returns them."""
             from musiccharts_airflow.analytics_tasks import alert_unhealthy
 
@@ -144,11 +147,13 @@ def build_fraud_dag(doc_md: str) -> DAG:
 
             from musiccharts_airflow.analytics_tasks import score_fraud
 
-            get_current_context()["entity_label"] = f"{entity_type}s"
+            # The label is an extra context key, read by map_index_template once the task ends.
+            context = cast("dict[str, Any]", get_current_context())
+            context["entity_label"] = f"{entity_type}s"
             return score_fraud(entity_type)
 
         @task(task_id="export_flags", pool=PRODUCT_DB_POOL, outlets=[FRAUD_FLAGS_ASSET])
-        def export_flags(results: list[dict], dag_run=None) -> list[str]:
+        def export_flags(results: Any, dag_run=None) -> list[str]:
             """Every current flag as CSV + Parquet in the run's date partition (a rerun replaces it)."""
             from musiccharts_airflow.analytics_tasks import export_fraud
 
@@ -165,9 +170,33 @@ def build_fraud_dag(doc_md: str) -> DAG:
     return dag
 
 
+def _select_missing_streaming(cadence: str, params: Any) -> list[str]:
+    from musiccharts_airflow.analytics_tasks import select_missing_streaming
+
+    return select_missing_streaming(cadence, params)
+
+
+def _fetch_streaming(cadence: str, ids: list[str], params: Any) -> dict[str, int]:
+    from musiccharts_airflow.analytics_tasks import fetch_streaming
+
+    return fetch_streaming(cadence, ids, params)
+
+
+def _streaming_limits() -> Any:
+    from musiccharts_airflow.analytics_tasks import streaming_limits
+
+    return streaming_limits()
+
+
+def _streaming_failure_threshold() -> float:
+    from musiccharts_airflow.analytics_tasks import STREAMING_FAILURE_THRESHOLD
+
+    return STREAMING_FAILURE_THRESHOLD
+
+
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-_UUIDS = {"type": "array", "items": {"type": "string", "pattern": UUID_PATTERN}}
-_DAY = {"type": ["null", "string"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_UUID_ITEMS = {"type": "string", "pattern": UUID_PATTERN}
+_DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
 def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
@@ -182,39 +211,43 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
         default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
         tags=TAGS,
         params={
-            "track_uuids": Param([], **_UUIDS, description="Only these tracks (empty = all)."),
-            "artist_uuids": Param([], **_UUIDS, description="Only these artists (empty = all)."),
+            "track_uuids": Param(
+                [], type="array", items=_UUID_ITEMS, description="Only these tracks (empty = all)."
+            ),
+            "artist_uuids": Param(
+                [], type="array", items=_UUID_ITEMS, description="Only these artists (empty = all)."
+            ),
             "platforms": Param([], type="array", items={"type": "string"}, description="Empty = all."),
             "period_start": Param(
-                None, **_DAY, description="First day (with period_end; empty = last period)."
+                None,
+                type=["null", "string"],
+                format="date",
+                pattern=_DAY_PATTERN,
+                description="First day (with period_end; empty = last period).",
             ),
-            "period_end": Param(None, **_DAY, description="Last day, included."),
+            "period_end": Param(
+                None,
+                type=["null", "string"],
+                format="date",
+                pattern=_DAY_PATTERN,
+                description="Last day, included.",
+            ),
         },
         doc_md=doc_md,
     ) as dag:
-
-        @task(task_id="plan_streaming_batches", pool=PRODUCT_DB_POOL)
-        def plan_streaming_batches(params=None, dag_run=None) -> list[dict]:
-            """Artists whose streaming audience (monthly listeners) the period lacks, in batches."""
-            from musiccharts_airflow.analytics_tasks import plan_streaming_batches as run
-
-            return run(cadence, dict(params or {}), dag_run.run_after)
-
-        @task(
-            task_id="fetch_streaming_batch",
-            pool=SOUNDCHARTS_POOL,
-            map_index_template="{{ batch_label }}",
-            max_active_tis_per_dagrun=4,
+        streaming = batched_fetch(
+            noun="artists",
+            plan_task_id="plan_streaming_batches",
+            fetch_task_id="fetch_streaming_batch",
+            select=partial(_select_missing_streaming, cadence),
+            fetch=partial(_fetch_streaming, cadence),
+            limits=_streaming_limits,
+            plan_doc="Artists whose streaming audience (monthly listeners) the period lacks, in batches.",
+            fetch_doc="Every window and page of each artist's streaming audience, stored as its own series.",
         )
-        def fetch_streaming_batch(batch: dict) -> dict:
-            """Every window and page of each artist's streaming audience, stored as its own series."""
-            from airflow.sdk import get_current_context
-
-            from musiccharts.catalog.batching import batch_label
-            from musiccharts_airflow.analytics_tasks import fetch_streaming_batch as run
-
-            get_current_context()["batch_label"] = batch_label(batch, "artists")
-            return run(batch)
+        fetched = summarise_batches(
+            streaming, failure_threshold=_streaming_failure_threshold, task_id="summarise_fetches"
+        )
 
         # ALL_DONE: a report over what is stored is still worth having when some fetches failed.
         @task(
@@ -230,12 +263,11 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
             return run_performance(cadence, dict(params or {}), dag_run.run_after)
 
         @task(task_id="export_reports", pool=PRODUCT_DB_POOL)
-        def export_reports(run: dict) -> list[str]:
+        def export_reports(run: Any) -> list[str]:
             from musiccharts_airflow.analytics_tasks import export_performance
 
             return export_performance(run)
 
-        fetched = fetch_streaming_batch.expand(batch=plan_streaming_batches())
         reports = compute_reports()
         fetched >> reports
         export_reports(reports)

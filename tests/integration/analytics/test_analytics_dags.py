@@ -9,7 +9,9 @@ import numpy as np
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from db_snapshot import table_snapshot
+
+from tests.db_snapshot import table_snapshot
+from tests.paths import DAGS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +24,7 @@ RANKINGS = {0: [1, 2, 3], 1: [2, 1, 4], 3: [2, 4]}
 def analytics_dags():
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder="dags/analytics")
+    bag = DagBag(dag_folder=str(DAGS_DIR / "analytics"))
     assert bag.import_errors == {}
     return bag
 

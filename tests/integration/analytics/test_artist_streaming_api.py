@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -12,16 +11,12 @@ import requests
 from musiccharts.soundcharts.client import SoundchartsClient
 from musiccharts.soundcharts.errors import SoundchartsRequestError
 from musiccharts.soundcharts.models import ArtistStreamingPage, parse_payload
+from tests.paths import RECORDED as RECORDED_DIR
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
-RECORDED = (
-    Path(__file__).resolve().parents[2]
-    / "fixtures"
-    / "recorded"
-    / "soundcharts_get_artists_streaming_audience.json"
-)
+RECORDED = RECORDED_DIR / "soundcharts_get_artists_streaming_audience.json"
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import day_period, small_ranking
 
 from musiccharts.analytics.exports import SCHEMAS, export_days, write_partition
 from musiccharts.analytics.plots import (
@@ -21,6 +20,7 @@ from musiccharts.analytics.plots import (
 from musiccharts.analytics.trends import refresh_chart_trends
 from musiccharts.charts.load import load_ranking
 from musiccharts.db.connection import connect
+from tests.integration.db.rankings import day_period, small_ranking
 
 pytestmark = pytest.mark.integration
 

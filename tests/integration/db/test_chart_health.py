@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import day_period, small_ranking
 
 from musiccharts.analytics.config import load_analytics_config
 from musiccharts.analytics.health import charts_below, compute_chart_health, refresh_chart_health
 from musiccharts.charts.load import load_ranking
 from musiccharts.config import ChartConfig
 from musiccharts.db.connection import connect
+from tests.integration.db.rankings import day_period, small_ranking
 
 pytestmark = pytest.mark.integration
 

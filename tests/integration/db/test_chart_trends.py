@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import day_period, small_ranking
 
 from musiccharts.analytics.trends import refresh_chart_trends
 from musiccharts.charts.load import load_ranking
 from musiccharts.db.connection import connect
+from tests.integration.db.rankings import day_period, small_ranking
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import day_period, small_ranking, song_uuid
 
 from musiccharts.analytics.performance import previous_period, refresh_performance
 from musiccharts.charts.load import load_ranking
 from musiccharts.db.connection import connect
+from tests.integration.db.rankings import day_period, small_ranking, song_uuid
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,6 @@ import csv
 import subprocess
 import sys
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,12 +21,12 @@ from musiccharts.analytics.fraud import (
     detect,
     detect_chart_mismatch,
 )
+from tests.paths import REPO_ROOT
 
 THRESHOLDS = load_analytics_config().fraud
 START = date(2026, 1, 1)
 DAYS = 200
 LEVEL = 10_000.0
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def organic(seed: int = 7) -> np.ndarray:
