@@ -99,7 +99,8 @@ def speed(points_wanted: int, dsn: str) -> float:
                     artist_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-{number}"))
                     copy.write_row((artist_uuid, f"Artist {number}"))
             ids = [row[0] for row in cur.execute("SELECT id FROM artists ORDER BY id")]
-            with cur.copy("COPY artist_audience (artist_id, platform, date, value) FROM STDIN") as copy:
+            copy_sql = "COPY artist_audience (artist_id, platform, date, follower_count) FROM STDIN"
+            with cur.copy(copy_sql) as copy:
                 for artist_id, series in zip(ids, dataset, strict=True):
                     for _, platform, day, value in series.points():
                         copy.write_row((artist_id, platform, day, int(value)))

@@ -173,9 +173,12 @@ def plot_top_flags(limit: int = 10) -> list[str]:
         for entity_type, entity_id, platform, identifier, _ in series:
             points = conn.execute(
                 sql.SQL(
-                    "SELECT date, value FROM {table}"
+                    "SELECT date, {value} FROM {table}"
                     " WHERE {column} = %s AND platform = %s AND identifier = %s ORDER BY date"
                 ).format(
+                    value=sql.SQL(
+                        "value" if entity_type == "track" else "coalesce(follower_count, listener_count)"
+                    ),
                     table=sql.Identifier(f"{entity_type}_audience"),
                     column=sql.Identifier(f"{entity_type}_id"),
                 ),

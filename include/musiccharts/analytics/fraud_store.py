@@ -31,12 +31,16 @@ _ORDINAL = "(a.date - DATE '0001-01-01' + 1)"
 
 _encode_json = msgspec.json.Encoder().encode
 
+#: The value of a series: tracks have one; an artist series is its followers (the platform's primary fan
+#: metric) or, for a streaming series (``<platform>:streaming``), its listeners.
+_VALUE = {"track": "a.value", "artist": "coalesce(a.follower_count, a.listener_count)"}
+
 
 def audience_query(entity_type: str) -> sql.Composed:
     """The SELECT that reads an entity type's audience points (entity, platform, identifier, day, value)."""
     table, id_column = _ENTITY_TABLES[entity_type]
     return sql.SQL(
-        "SELECT a.{id}, a.platform, a.identifier, " + _ORDINAL + ", a.value FROM {table} a"
+        f"SELECT a.{{id}}, a.platform, a.identifier, {_ORDINAL}, {_VALUE[entity_type]} FROM {{table}} a"
         " WHERE (%(entity_ids)s::bigint[] IS NULL OR a.{id} = ANY(%(entity_ids)s::bigint[]))"
         " AND (%(platforms)s::text[] IS NULL OR a.platform = ANY(%(platforms)s::text[]))"
         # The natural-key index gives this order without a sort; it keeps each series' rows together.

@@ -34,7 +34,7 @@ WITH points AS (
       AND (%(track_ids)s::bigint[] IS NULL OR a.track_id = ANY(%(track_ids)s::bigint[]))
     GROUP BY a.track_id, a.platform, a.date
     UNION ALL
-    SELECT 'artist', a.artist_id, a.platform, a.date, sum(a.value)
+    SELECT 'artist', a.artist_id, a.platform, a.date, sum(coalesce(a.follower_count, a.listener_count))
     FROM artist_audience a
     WHERE a.date BETWEEN %(start)s AND %(end)s
       AND (%(platforms)s::text[] IS NULL OR a.platform = ANY(%(platforms)s::text[]))
@@ -240,13 +240,13 @@ def store_artist_streaming(
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             """
-            INSERT INTO artist_audience AS a (artist_id, platform, identifier, date, value)
+            INSERT INTO artist_audience AS a (artist_id, platform, identifier, date, listener_count)
             SELECT ar.id, %(platform)s, '', p.day, p.value
             FROM artists ar, unnest(%(days)s::date[], %(values)s::bigint[]) AS p(day, value)
             WHERE ar.uuid = %(uuid)s
-            ON CONFLICT ON CONSTRAINT artist_audience_natural_key DO UPDATE SET value = EXCLUDED.value,
-                fetched_at = now()
-            WHERE a.value IS DISTINCT FROM EXCLUDED.value
+            ON CONFLICT ON CONSTRAINT artist_audience_natural_key DO UPDATE SET
+                listener_count = EXCLUDED.listener_count, fetched_at = now()
+            WHERE a.listener_count IS DISTINCT FROM EXCLUDED.listener_count
             """,
             {
                 "platform": platform + STREAMING_SUFFIX,

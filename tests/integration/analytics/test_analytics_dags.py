@@ -122,7 +122,7 @@ def test_fraud_dag_flags_a_burst_exports_and_plots(analytics_dags, analytics_env
         ).fetchone()[0]
         for offset, value in enumerate(np.cumsum(increments)):
             conn.execute(
-                "INSERT INTO artist_audience (artist_id, platform, date, value) VALUES (%s, 'spotify', %s, %s)",
+                "INSERT INTO artist_audience (artist_id, platform, date, follower_count) VALUES (%s, 'spotify', %s, %s)",
                 (artist_id, FIRST_DAY + timedelta(days=offset), int(value)),
             )
     dag = analytics_dags.get_dag("analytics_fraud_detection")

@@ -27,7 +27,9 @@ def artist(conn, number: int) -> int:
 
 def store_series(conn, artist_id: int, increments: np.ndarray, platform: str = "spotify") -> None:
     cumulative = np.round(50_000 + np.cumsum(increments)).astype(int)
-    with conn.cursor().copy("COPY artist_audience (artist_id, platform, date, value) FROM STDIN") as copy:
+    with conn.cursor().copy(
+        "COPY artist_audience (artist_id, platform, date, follower_count) FROM STDIN"
+    ) as copy:
         for offset, value in enumerate(cumulative):
             copy.write_row((artist_id, platform, START + timedelta(days=offset), int(value)))
 

@@ -47,7 +47,7 @@ def setup_data(dsn: str) -> tuple[int, int]:
         )
         for day, value in ((START, 1000), (END, 1200)):
             conn.execute(
-                "INSERT INTO artist_audience (artist_id, platform, date, value) VALUES (%s, 'spotify', %s, %s)",
+                "INSERT INTO artist_audience (artist_id, platform, date, follower_count) VALUES (%s, 'spotify', %s, %s)",
                 (artist_id, day, value),
             )
     return track_id, artist_id

@@ -9,7 +9,7 @@ predecessor its trends were computed against; a ranking whose stored version or 
 (reloaded, loaded late before it, deleted neighbour) is recomputed.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0006
 Create Date: 2026-11-29
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -124,6 +124,14 @@ SELECT 'soundcharts_audience'::text AS source, entity_type, entity_id, platform,
        window_start, window_end, score, evidence, detector_version, computed_at
 FROM audience_fraud_flags;
 
+-- An artist's streaming audience (e.g. Spotify monthly listeners) is its own series next to the followers.
+ALTER TABLE artist_audience
+    ADD COLUMN listener_count bigint,
+    DROP CONSTRAINT artist_audience_some_metric,
+    ADD CONSTRAINT artist_audience_some_metric CHECK (
+        num_nonnulls(follower_count, like_count, following_count, post_count, view_count, listener_count) > 0
+    );
+
 CREATE TABLE artist_airplay (
     artist_id bigint NOT NULL REFERENCES artists (id) ON DELETE CASCADE,
     date date NOT NULL,
@@ -156,6 +164,14 @@ CREATE TABLE performance_reports (
 
 DOWNGRADE_SQL = """
 DROP TABLE performance_reports, artist_airplay;
+DELETE FROM artist_audience
+WHERE num_nonnulls(follower_count, like_count, following_count, post_count, view_count) = 0;
+ALTER TABLE artist_audience
+    DROP CONSTRAINT artist_audience_some_metric,
+    DROP COLUMN listener_count,
+    ADD CONSTRAINT artist_audience_some_metric CHECK (
+        num_nonnulls(follower_count, like_count, following_count, post_count, view_count) > 0
+    );
 DROP VIEW fraud_flag_view;
 DROP TABLE audience_fraud_flags, chart_health;
 DROP TRIGGER rankings_delete_trend_rows ON rankings;
