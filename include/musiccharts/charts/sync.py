@@ -60,11 +60,8 @@ def period_needs_sync(dsn: str, chart: ChartConfig, start: datetime, end: dateti
     return not complete
 
 
-def fetch_and_load_period(
-    api: RankingApi, dsn: str, chart: ChartConfig, start: datetime, end: datetime
-) -> PeriodLoad:
-    """Fetch the ranking of ``[start, end)`` (all pages) and load it atomically."""
-    ranking = api.get_chart_ranking(chart.slug, start)
+def check_fetched_ranking(chart: ChartConfig, ranking: ChartRanking, start: datetime, end: datetime) -> None:
+    """Raise unless ``ranking`` is the whole ranking of ``chart`` for the period ``[start, end)``."""
     if ranking.chart.slug != chart.slug:
         raise RankingMismatch(f"asked for chart {chart.slug!r}, the API answered {ranking.chart.slug!r}")
     if ranking.chart.frequency.lower() != chart.frequency.value:
@@ -82,6 +79,14 @@ def fetch_and_load_period(
             f"{chart.slug} {ranking.date.isoformat()}: fetched {len(ranking.items)} entries, "
             f"the API announced {ranking.total}"
         )
+
+
+def fetch_and_load_period(
+    api: RankingApi, dsn: str, chart: ChartConfig, start: datetime, end: datetime
+) -> PeriodLoad:
+    """Fetch the ranking of ``[start, end)`` (all pages) and load it atomically."""
+    ranking = api.get_chart_ranking(chart.slug, start)
+    check_fetched_ranking(chart, ranking, start, end)
     with connect(dsn) as conn:
         result = load_ranking(conn, ranking, chart_slug=chart.slug, period_start=start, period_end=end)
     log.info(
