@@ -13,13 +13,12 @@ from datetime import timedelta
 # process; `airflow.sdk.task` alone is resolved lazily in every parse (~50 ms). Naming the decorator
 # module makes TaskFlow free at parse time.
 import airflow.sdk.definitions.decorators  # noqa: F401
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_parsing_context, task
 
 from musiccharts.config import ChartConfig, load_chart_configs
 from musiccharts.periods import period_cron, start_of_day
 from musiccharts_airflow.assets import CHART_RANKINGS_ASSET
 from musiccharts_airflow.governance import (
-    PRODUCT_DB_POOL,
     SOUNDCHARTS_POOL,
     Tag,
     default_task_args,
@@ -28,8 +27,9 @@ from musiccharts_airflow.governance import (
 DOC_TEMPLATE = """\
 ### Purpose
 Syncs the Soundcharts ranking of chart **{slug}** ({platform}, {country}, {frequency}) for one period per
-run: the run's data interval `[data_interval_start, data_interval_end)` is the chart period. All pages are
-fetched, validated and loaded in one transaction (a period is fully written or not at all); a quality check
+run: the run's data interval `[data_interval_start, data_interval_end)` is the chart period. One task,
+`sync_period`: a period already complete is **skipped** without any API call; otherwise all pages are
+fetched, validated and loaded in one transaction (a period is fully written or not at all), a quality check
 then verifies positions 1..N and the entry count, and the `chart_rankings` Asset is published.
 
 ### Owner
@@ -97,44 +97,48 @@ def build_chart_sync_dag(chart: ChartConfig) -> DAG:
         ),
     ) as dag:
 
-        @task.short_circuit(task_id="check_period_needs_sync", pool=PRODUCT_DB_POOL)
-        def check_period_needs_sync(data_interval_start=None, data_interval_end=None, params=None) -> bool:
-            """Skip the API entirely when the period is already complete (unless ``force``)."""
-            from musiccharts.charts.sync import period_needs_sync
-            from musiccharts.periods import resolve_period
-            from musiccharts_airflow.product_db import product_dsn
+        @task(task_id="sync_period", pool=SOUNDCHARTS_POOL, outlets=[CHART_RANKINGS_ASSET])
+        def sync_period(data_interval_start=None, data_interval_end=None, params=None) -> dict:
+            """Skip a complete period without any API call; else fetch, load and check it, in one task.
 
-            start, end = resolve_period(
-                chart.frequency, data_interval_start, data_interval_end, params.get("period")
+            One task per period run, not three: a chart period is short work, and each task costs Airflow
+            a scheduling round, a Celery message and a process start, more than the period itself. The
+            steps stay separate transactions and keep their meaning: a skipped task means "complete, no
+            call" (and no Asset event, as before); the quality guard still checks the stored rows.
+            """
+            from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+            from musiccharts.charts.sync import (
+                DataQualityError,
+                assert_ranking_quality,
+                fetch_and_load_period,
+                period_needs_sync,
             )
-            return period_needs_sync(product_dsn(), chart, start, end, force=params["force"])
-
-        @task(task_id="fetch_and_load_ranking", pool=SOUNDCHARTS_POOL)
-        def fetch_and_load_ranking(data_interval_start=None, data_interval_end=None, params=None) -> dict:
-            """All pages of the period's ranking → one transaction. Returns a small summary (XCom)."""
-            from musiccharts.charts.sync import fetch_and_load_period
             from musiccharts.periods import resolve_period
             from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
             from musiccharts_airflow.product_db import product_dsn
 
+            dsn = product_dsn()
             start, end = resolve_period(
                 chart.frequency, data_interval_start, data_interval_end, params.get("period")
             )
-            return fetch_and_load_period(SoundchartsHook(), product_dsn(), chart, start, end).as_xcom()
+            if not period_needs_sync(dsn, chart, start, end, force=params["force"]):
+                raise AirflowSkipException("the period is already complete: no API call")
+            loaded = fetch_and_load_period(SoundchartsHook(), dsn, chart, start, end)
+            try:
+                assert_ranking_quality(dsn, loaded.ranking_id)
+            except DataQualityError as error:
+                # A retry would find the period "complete" and skip the guard: fail for good instead.
+                raise AirflowFailException(str(error)) from None
+            return loaded.as_xcom()
 
-        @task(task_id="check_ranking_quality", pool=PRODUCT_DB_POOL, outlets=[CHART_RANKINGS_ASSET])
-        def check_ranking_quality(loaded: dict) -> None:
-            """Positions 1..N unique and contiguous, entry count as announced; else fail with the list."""
-            from musiccharts.charts.sync import assert_ranking_quality
-            from musiccharts_airflow.product_db import product_dsn
-
-            assert_ranking_quality(product_dsn(), loaded["ranking_id"])
-
-        loaded = fetch_and_load_ranking()
-        check_period_needs_sync() >> loaded
-        check_ranking_quality(loaded)
+        sync_period()
     return dag
 
 
+# A task process parses this file to run one task of one DAG: build only that DAG there (the
+# dag-processor, with no DAG in the parsing context, builds all of them).
+_only_dag_id = get_parsing_context().dag_id
 for _chart in load_chart_configs():
-    globals()[_chart.dag_id] = build_chart_sync_dag(_chart)
+    if _only_dag_id in (None, _chart.dag_id):
+        globals()[_chart.dag_id] = build_chart_sync_dag(_chart)
