@@ -208,6 +208,13 @@ class ChartDefinition:
             return (day - first).days // 7
         return (day.year * 12 + day.month - 1) - (first.year * 12 + first.month - 1)
 
+    def period_dated(self, moment: datetime) -> int | None:
+        """Index of the ranking dated exactly ``moment`` (tz-aware), or None when no ranking has that date."""
+        period = self.period_on_or_before(moment.astimezone(UTC).date())
+        if period < 0 or self.datetime_of_period(period) != moment:
+            return None
+        return period
+
     def latest_period(self, now: datetime) -> int:
         """Index of the newest ranking published at ``now`` (rankings appear at their 12:00 UTC date)."""
         period = self.period_on_or_before(now.astimezone(UTC).date())
@@ -1056,6 +1063,17 @@ def _deep_copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_deep_copy(item) for item in value]
     return value
+
+
+def parse_ranking_datetime(text: str) -> datetime:
+    """The moment named by a ranking path parameter; a bare date means midnight UTC of that day."""
+    text = text.strip()
+    day = parse_ranking_day(text)
+    rest = text[10:]
+    if not rest:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    moment = datetime.fromisoformat(f"{text[:10]}{rest.replace(' ', '+')}".replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_ranking_day(text: str) -> date:

@@ -25,16 +25,12 @@ from typing import Any
 
 import psycopg
 
-from musiccharts.charts.load import RankingLoad, is_period_complete, load_rankings
-from musiccharts.charts.sync import (
-    DataQualityError,
-    RankingApi,
-    RankingMismatch,
-    RankingNotPublishedYet,
-    check_fetched_ranking,
-)
+from musiccharts.charts.load import RankingLoad, load_rankings
+from musiccharts.charts.quality import is_period_complete
+from musiccharts.charts.ranking_dates import find_period_ranking
+from musiccharts.charts.sync import PERMANENT_ERRORS, RankingApi, check_fetched_ranking
 from musiccharts.config import ChartConfig
-from musiccharts.db.connection import connect
+from musiccharts.db.connection import product_db_session
 from musiccharts.periods import period_containing, start_of_day
 from musiccharts.soundcharts.errors import (
     SoundchartsAuthError,
@@ -71,7 +67,8 @@ class ChartPlan:
     slug: str
     periods: int = 0
     already_stored: int = 0
-    unpublished: list[str] = field(default_factory=list)  # period starts without a published ranking
+    unpublished: list[str] = field(default_factory=list)  # period starts whose ranking is not out yet
+    never_published: list[str] = field(default_factory=list)  # periods the chart skipped for good
     planned: list[datetime] = field(default_factory=list)
 
 
@@ -119,7 +116,7 @@ def choose_ranges(
 def oldest_stored_days(dsn: str, slugs: Iterable[str]) -> dict[str, date | None]:
     """Day of the oldest stored ranking per chart (None when the chart has none)."""
     slugs = list(slugs)
-    with connect(dsn) as conn:
+    with product_db_session(dsn) as conn:
         rows = conn.execute(
             "SELECT c.slug, min(r.ranking_date) FROM charts c JOIN rankings r ON r.chart_id = c.id "
             "WHERE c.slug = ANY(%s) GROUP BY c.slug",
@@ -146,7 +143,9 @@ def plan_chart(
 ) -> ChartPlan:
     """Missing periods of one chart and the datetime of each one's published ranking.
 
-    The API is asked only when something is missing: a range that is already stored costs no call.
+    The ranking datetimes come from :func:`~musiccharts.charts.ranking_dates.find_period_ranking` (the
+    dates the API published, kept in the database and read incrementally), exactly as a period run gets
+    its own; the API is asked only when something is missing, so a stored range costs no call.
     """
     chart = chart_range.chart
     plan = ChartPlan(slug=chart.slug)
@@ -156,15 +155,14 @@ def plan_chart(
     plan.already_stored = len(periods) - len(missing)
     if not missing:
         return plan
-    published: dict[datetime, datetime] = {}
-    for moment in api.get_available_ranking_dates(chart.slug):
-        period_start = period_containing(chart.frequency, moment.date())[0]
-        # A well-formed chart has one ranking per period; should it have more, keep the latest.
-        if period_start not in published or moment > published[period_start]:
-            published[period_start] = moment
-    for start, _end in missing:
-        if start in published:
-            plan.planned.append(published[start])
+    # Oldest first: the first lookup reads available-rankings back past the oldest missing period (and keeps
+    # the dates), so the others are answered from the stored dates without another call.
+    for start, end in missing:
+        publication = find_period_ranking(api, conn, chart.slug, start, end)
+        if publication.ranking_date is not None:
+            plan.planned.append(publication.ranking_date)
+        elif publication.never_published:
+            plan.never_published.append(start.date().isoformat())
         else:
             plan.unpublished.append(start.date().isoformat())
     return plan
@@ -201,7 +199,7 @@ def plan_import(
     ``max_chunks`` (the deployment's ``max_map_length``) grows the chunk size when needed instead of failing.
     """
     plans = []
-    with connect(dsn) as conn:
+    with product_db_session(dsn) as conn:
         for chart_range in ranges:
             plans.append(plan_chart(api, conn, chart_range, now))
     total = sum(len(plan.planned) for plan in plans)
@@ -216,17 +214,19 @@ def plan_import(
             "already_stored": plan.already_stored,
             "planned": len(plan.planned),
             "unpublished": plan.unpublished,
+            "never_published": plan.never_published,
         }
         for plan in plans
     }
     for plan in plans:
         log.info(
-            "%s: %d periods in range, %d already stored, %d to import, %d not published",
+            "%s: %d periods in range, %d already stored, %d to import, %d not published yet, %d never",
             plan.slug,
             plan.periods,
             plan.already_stored,
             len(plan.planned),
             len(plan.unpublished),
+            len(plan.never_published),
         )
     return {"charts": charts, "chunks": chunks, "chunk_size": chunk_size}
 
@@ -235,8 +235,9 @@ def plan_import(
 
 #: Errors that would hit every period alike: they fail the chunk (and stop), never one period each.
 _FATAL_API_ERRORS = (SoundchartsAuthError, SoundchartsQuotaExhausted)
-#: Errors of one period: reported, and the rest of the chunk goes on.
-_PERIOD_ERRORS = (SoundchartsError, RankingNotPublishedYet, RankingMismatch, DataQualityError)
+#: Errors of one period (a transient API failure past the hook's retries, a bad payload, a mismatch): that
+#: period is reported, and the rest of the chunk goes on.
+_PERIOD_ERRORS = (SoundchartsError, *PERMANENT_ERRORS)
 
 
 def _reason(error: BaseException) -> str:
@@ -256,7 +257,7 @@ def import_chunk(api: RankingApi, dsn: str, chart: ChartConfig, dates: Sequence[
     skipped: list[str] = []
     failed: dict[str, str] = {}
     loads: list[RankingLoad] = []
-    with connect(dsn) as conn:
+    with product_db_session(dsn) as conn:
         for text in dates:
             moment = datetime.fromisoformat(text)
             start, end = period_containing(chart.frequency, moment.date())
@@ -266,7 +267,7 @@ def import_chunk(api: RankingApi, dsn: str, chart: ChartConfig, dates: Sequence[
                 continue
             try:
                 ranking = api.get_chart_ranking(chart.slug, moment)
-                check_fetched_ranking(chart, ranking, start, end)
+                check_fetched_ranking(chart, ranking, start, end, moment)
             except _FATAL_API_ERRORS:
                 raise
             except _PERIOD_ERRORS as error:
@@ -322,7 +323,9 @@ def summarise_import(plan: dict[str, Any], results: Iterable[dict[str, Any] | No
     for slug, chart in plan["charts"].items():
         counts[slug] = {
             "stored": 0,
-            "skipped": chart["already_stored"] + len(chart["unpublished"]),
+            "skipped": chart["already_stored"]
+            + len(chart["unpublished"])
+            + len(chart.get("never_published", [])),
             "failed": 0,
         }
     chunks = plan["chunks"]

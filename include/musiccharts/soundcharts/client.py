@@ -38,6 +38,7 @@ from musiccharts.soundcharts.errors import (
     SoundchartsAuthError,
     SoundchartsError,
     SoundchartsNotFound,
+    SoundchartsPayloadInvalid,
     SoundchartsQuotaExhausted,
     SoundchartsRequestError,
     SoundchartsResponseError,
@@ -303,15 +304,20 @@ class SoundchartsClient:
         )
 
     def get_available_ranking_dates(self, slug: str) -> list[datetime]:
-        """Every date a ranking exists for chart ``slug`` (all pages, in the API's order)."""
+        """Every date a ranking exists for chart ``slug`` (all pages, in the API's order: newest first)."""
+        return [moment for page in self.iter_available_ranking_dates(slug) for moment in page]
+
+    def iter_available_ranking_dates(self, slug: str) -> Iterator[list[datetime]]:
+        """The ranking dates of chart ``slug`` one page at a time, newest first.
+
+        A page is requested only when the caller asks for it, so a caller that already knows the older
+        dates stops after the first page that reaches them.
+        """
         path = f"/api/v2/chart/song/{quote(slug, safe='')}/available-rankings"
-        return [
-            item
-            for page in self._pages(
-                models.RankingDatesPage, "available_rankings", path, resource=("chart", slug)
-            )
-            for item in page.items
-        ]
+        for page in self._pages(
+            models.RankingDatesPage, "available_rankings", path, resource=("chart", slug)
+        ):
+            yield list(page.items)
 
     # --- songs -------------------------------------------------------------------------------------------
 
@@ -435,7 +441,7 @@ class SoundchartsClient:
         try:
             return models.parse_payload(model, payload, endpoint)
         except models.PayloadValidationError as error:
-            raise SoundchartsResponseError(str(error), endpoint=endpoint, fields=error.fields) from None
+            raise SoundchartsPayloadInvalid(str(error), endpoint=endpoint, fields=error.fields) from None
 
     def _pages(
         self,

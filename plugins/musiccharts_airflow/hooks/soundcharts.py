@@ -208,6 +208,10 @@ class SoundchartsHook(BaseHook):
         with self._airflow_errors():
             return self.get_conn().get_available_ranking_dates(slug)
 
+    def iter_available_ranking_dates(self, slug: str) -> Iterator[list[datetime]]:
+        with self._airflow_errors():
+            yield from self.get_conn().iter_available_ranking_dates(slug)
+
     def get_song(self, uuid: str) -> models.SongMetadata:
         with self._airflow_errors():
             return self.get_conn().get_song(uuid)
