@@ -69,6 +69,7 @@ from musiccharts.soundcharts.models import ChartRanking
 # Kept importable from here: callers of the batch path read the checks next to it.
 __all__ = [
     "CHART_LOAD_LOCK_NAMESPACE",
+    "ChartLoadLockTimeout",
     "LoadResult",
     "RankingLoad",
     "check_ranking_quality",
@@ -310,6 +311,10 @@ FROM unnest(%(ranking_ids)s::bigint[]) AS r(id)
 """
 
 
+class ChartLoadLockTimeout(TimeoutError):
+    """The chart's load lock (or a track row lock) was not granted within the session's ``lock_timeout``."""
+
+
 @dataclass(frozen=True)
 class RankingLoad:
     """One ranking to store, with the data interval of the DAG run it belongs to."""
@@ -531,13 +536,20 @@ def load_rankings(
     with conn.transaction():
         # Lock, platform, chart, tracks and rankings: one pipeline, one round trip. Each statement still runs
         # in order with its own snapshot, and the first failure aborts the rest and rolls everything back.
-        with conn.pipeline():
-            conn.execute(_NO_JIT_SQL)
-            conn.execute(_LOCK_CHART_SQL, params)
-            conn.execute(_INSERT_PLATFORM_SQL, params)
-            conn.execute(_UPSERT_CHART_SQL, params)
-            tracks_cursor = conn.execute(_UPSERT_TRACKS_SQL, params)
-            rankings_cursor = conn.execute(_UPSERT_RANKINGS_SQL, params)
+        try:
+            with conn.pipeline():
+                conn.execute(_NO_JIT_SQL)
+                conn.execute(_LOCK_CHART_SQL, params)
+                conn.execute(_INSERT_PLATFORM_SQL, params)
+                conn.execute(_UPSERT_CHART_SQL, params)
+                tracks_cursor = conn.execute(_UPSERT_TRACKS_SQL, params)
+                rankings_cursor = conn.execute(_UPSERT_RANKINGS_SQL, params)
+        except psycopg.errors.LockNotAvailable as error:
+            raise ChartLoadLockTimeout(
+                f"chart {chart_slug}: a lock was not granted within the session's lock_timeout: another "
+                "load of this chart (its advisory lock) or of its tracks is still running; nothing was "
+                "written, a later try will load it"
+            ) from error
         tracks = tracks_cursor.fetchall()
         missing = set(songs) - {song_uuid for song_uuid, _id, _inserted in tracks}
         if missing:
