@@ -1,18 +1,21 @@
 """Deep chart history on the real Celery stack: per-period catchup and the history import against the floor.
 
 One stack (private Postgres + Redis, simulator in this process, api-server, scheduler, dag-processor,
-triggerer, two ``airflow celery worker`` processes) with C daily charts of P missing periods each:
+triggerer, two ``airflow celery worker`` processes). Three measurements in the same run:
 
-  (a) catchup: every chart DAG is unpaused and catches up its P periods, one DAG run per period;
-  (b) import:  the stored rankings are deleted and ``import_chart_history`` is triggered once for the same
-               C x P periods (skipped when the DAG does not exist, e.g. on older code).
+  (a0) catchup, previous shape: catchup of set A by DAGs with the three tasks per period run the chart DAG
+       had before (check >> fetch and load >> quality), around today's domain code;
+  (a)  catchup, today's shape: the stored rankings of set A are deleted and the chart DAGs
+       (one task per period run) catch up the same periods;
+  (b)  import: ``import_chart_history`` is triggered once for set B (C charts x P daily periods).
 
 The floor is what the API rate limit allows: ``calls / R`` where ``calls`` is the ranking requests the
 simulator served during the phase (pages x periods; the simulator enforces R too, so a 429 would show) and
-``R`` the connection's ``requests_per_minute``. Both phases are checked against the simulator's ground
+``R`` the connection's ``requests_per_minute``. Every phase is checked against the simulator's ground
 truth: the timing only counts if every period is stored exactly as served.
 
-    python bench/bench_history_import.py [--charts 20] [--periods 30] [--rpm 600] [--only catchup|import]
+    python bench/bench_history_import.py [--charts 20] [--periods 30] [--catchup-charts 5]
+        [--catchup-periods 4] [--rpm 600] [--only catchup|import]
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,20 +41,89 @@ _wait_for_dag = e2e.AirflowApi.wait_for_dag
 e2e.AirflowApi.wait_for_dag = lambda self, dag_id, timeout=900: _wait_for_dag(self, dag_id, timeout)
 
 IMPORT_DAG_ID = "import_chart_history"
+THREE_TASK_PREFIX = "three_task_rankings__"
+
+THREE_TASK_DAGS = '''\
+"""Bench only: the previous shape of a period run (three tasks) around today's domain code."""
+
+from datetime import timedelta
+
+import airflow.sdk.definitions.decorators  # noqa: F401
+from airflow.sdk import DAG, CronDataIntervalTimetable, task
+
+from musiccharts.config import load_chart_configs
+from musiccharts.periods import period_cron, start_of_day
+from musiccharts_airflow.assets import CHART_RANKINGS_ASSET
+from musiccharts_airflow.governance import PRODUCT_DB_POOL, SOUNDCHARTS_POOL, default_task_args
+
+SLUGS = {slugs!r}
+
+
+def build(chart):
+    with DAG(
+        dag_id="three_task_rankings__" + chart.slug,
+        schedule=CronDataIntervalTimetable(period_cron(chart.frequency), timezone="UTC"),
+        start_date=start_of_day(chart.history_start),
+        catchup=True,
+        max_active_runs=2,
+        default_args=default_task_args(retries=3, retry_delay=timedelta(minutes=1)),
+    ) as dag:
+
+        @task.short_circuit(task_id="check_period_needs_sync", pool=PRODUCT_DB_POOL)
+        def check_period_needs_sync(data_interval_start=None, data_interval_end=None):
+            from musiccharts.charts.sync import period_needs_sync
+            from musiccharts_airflow.product_db import product_dsn
+
+            start, end = data_interval_start, data_interval_end
+            return period_needs_sync(product_dsn(), chart, start, end, force=False)
+
+        @task(task_id="fetch_and_load_ranking", pool=SOUNDCHARTS_POOL)
+        def fetch_and_load_ranking(data_interval_start=None, data_interval_end=None):
+            from datetime import UTC, datetime
+
+            from musiccharts.charts.sync import fetch_and_load_period, published_ranking_date
+            from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
+            from musiccharts_airflow.product_db import product_dsn
+
+            api, dsn = SoundchartsHook(), product_dsn()
+            start, end = data_interval_start, data_interval_end
+            ranking_date = published_ranking_date(api, dsn, chart, start, end, now=datetime.now(UTC))
+            return fetch_and_load_period(api, dsn, chart, start, end, ranking_date).as_xcom()
+
+        @task(task_id="check_ranking_quality", pool=PRODUCT_DB_POOL, outlets=[CHART_RANKINGS_ASSET])
+        def check_ranking_quality(loaded):
+            from musiccharts.charts.sync import assert_ranking_quality
+            from musiccharts_airflow.product_db import product_dsn
+
+            assert_ranking_quality(product_dsn(), loaded["ranking_id"])
+
+        loaded = fetch_and_load_ranking()
+        check_period_needs_sync() >> loaded
+        check_ranking_quality(loaded)
+    return dag
+
+
+for _chart in load_chart_configs():
+    if _chart.slug in SLUGS:
+        globals()["three_task_" + _chart.slug] = build(_chart)
+'''
 CONNECTION = "/api/v2/connections/soundcharts_default"
 RANKING_ENDPOINTS = ("ranking", "available_rankings")
 
 
-def daily_charts(count: int, periods: int) -> list[E2EChart]:
+def daily_charts(count: int, periods: int, skip: int = 0) -> list[E2EChart]:
     import yaml
 
     from soundcharts_simulator.catalogue import COUNTRIES
 
     # The harness writes country codes unquoted, and YAML reads NO (Norway) as a boolean: leave such out.
     codes = [code for code, _name in COUNTRIES if isinstance(yaml.safe_load(code), str)]
-    if count > len(codes):
+    if skip + count > len(codes):
         raise SystemExit(f"the simulator has {len(codes)} usable daily country charts")
-    return [E2EChart(f"{code.lower()}-28", "spotify", code, "daily", periods) for code in codes[:count]]
+    return [
+        E2EChart(f"{code.lower()}-28", "spotify", code, "daily", periods)
+        for code in codes[skip : skip + count]
+    ]
 
 
 def set_requests_per_minute(stack: E2EStack, value: int) -> None:
@@ -97,19 +168,24 @@ def delete_rankings(stack: E2EStack, charts: list[E2EChart]) -> None:
         )
 
 
-def run_catchup(stack: E2EStack, charts: list[E2EChart], timeout: float) -> float:
+def run_catchup(stack: E2EStack, charts: list[E2EChart], timeout: float, prefix: str | None = None) -> float:
+    """Unpause the charts' DAGs (or the bench DAGs ``prefix + slug``); seconds until every run succeeded."""
+    dag_ids = [prefix + chart.slug if prefix else chart.dag_id for chart in charts]
     started = time.monotonic()
-    for chart in charts:
-        stack.api.set_paused(chart.dag_id, False)
-    for chart in charts:
+    for dag_id in dag_ids:
+        stack.api.set_paused(dag_id, False)
+    for dag_id, chart in zip(dag_ids, charts, strict=True):
         remaining = max(60.0, timeout - (time.monotonic() - started))
         runs = stack.api.wait_for_runs(
-            chart.dag_id, count=chart.periods, timeout=remaining, check=stack.check_alive
+            dag_id, count=chart.periods, timeout=remaining, check=stack.check_alive
         )
         states = {run["state"] for run in runs}
         if states != {"success"} or len(runs) != chart.periods:
-            raise SystemExit(f"{chart.dag_id}: {len(runs)} runs, states {states}")
-    return time.monotonic() - started
+            raise SystemExit(f"{dag_id}: {len(runs)} runs, states {states}")
+    elapsed = time.monotonic() - started
+    for dag_id in dag_ids:
+        stack.api.set_paused(dag_id, True)
+    return elapsed
 
 
 def run_import(stack: E2EStack, charts: list[E2EChart], timeout: float) -> tuple[float, dict]:
@@ -117,7 +193,7 @@ def run_import(stack: E2EStack, charts: list[E2EChart], timeout: float) -> tuple
     conf = {
         "charts": [chart.slug for chart in charts],
         "from": min(starts).isoformat(),
-        "to": (max(starts) + timedelta(days=1)).isoformat(),
+        "to": max(starts).isoformat(),
     }
     stack.api.set_paused(IMPORT_DAG_ID, False)
     started = time.monotonic()
@@ -135,54 +211,63 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--charts", type=int, default=20, help="daily charts (C)")
-    parser.add_argument("--periods", type=int, default=30, help="missing daily periods per chart (P)")
+    parser.add_argument("--charts", type=int, default=20, help="daily charts of the import, set B (C)")
+    parser.add_argument("--periods", type=int, default=30, help="missing daily periods per chart of B (P)")
+    parser.add_argument("--catchup-charts", type=int, default=20, help="daily charts of the catchups, set A")
+    parser.add_argument(
+        "--catchup-periods", type=int, default=30, help="missing daily periods per chart of A"
+    )
     parser.add_argument("--rpm", type=int, default=600, help="requests per minute R (limiter and simulator)")
     parser.add_argument("--workers", type=int, default=2, help="Celery workers")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker concurrency")
-    parser.add_argument("--timeout", type=float, default=3600, help="bound of each phase, seconds")
-    parser.add_argument("--only", choices=("catchup", "import"), help="run one phase only")
-    parser.add_argument(
-        "--catchup-before",
-        type=float,
-        help="seconds per period of (a) measured on the code before the change",
-    )
+    parser.add_argument("--timeout", type=float, default=7200, help="bound of each phase, seconds")
+    parser.add_argument("--only", choices=("catchup", "import"), help="run the catchups or the import only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    charts = daily_charts(args.charts, args.periods)
+    set_a = [] if args.only == "import" else daily_charts(args.catchup_charts, args.catchup_periods)
+    set_b = [] if args.only == "catchup" else daily_charts(args.charts, args.periods, skip=len(set_a))
     workdir = Path(tempfile.mkdtemp(prefix="musiccharts-bench-history-"))
+    dags = workdir / "dags"
+    shutil.copytree(REPO_ROOT / "dags", dags)
+    (dags / "three_task_rankings.py").write_text(
+        THREE_TASK_DAGS.replace("{slugs!r}", repr(sorted(chart.slug for chart in set_a)))
+    )
     stack = E2EStack(
         workdir=workdir / "stack",
-        charts=charts,
+        charts=set_a + set_b,
         celery_workers=args.workers,
         worker_concurrency=args.concurrency,
+        extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)},
     )
-    periods = args.charts * args.periods
-    results: dict[str, tuple[float, dict[str, int]]] = {}
+    results: dict[str, tuple[float, dict[str, int], int]] = {}
+
+    def measure(label: str, charts: list[E2EChart], run) -> None:
+        before = api_calls(stack)
+        elapsed = run()
+        after = api_calls(stack)
+        check_stored(stack, charts)
+        calls = {key: after[key] - before[key] for key in after}
+        results[label] = (elapsed, calls, sum(chart.periods for chart in charts))
+        print(f"  {label:28s} {elapsed:7.1f} s  API calls {calls}", flush=True)
+
     try:
         print(f"starting the Celery stack in {workdir} ...", flush=True)
         stack.start()
         set_requests_per_minute(stack, args.rpm)
-        phases = ["catchup", "import"] if args.only is None else [args.only]
-        for phase in phases:
-            if phase == "import":
-                try:
-                    stack.api.wait_for_dag(IMPORT_DAG_ID, timeout=60)
-                except Exception:
-                    print(f"  no DAG {IMPORT_DAG_ID}: import phase skipped", flush=True)
-                    continue
-                delete_rankings(stack, charts)
-            before = api_calls(stack)
-            if phase == "catchup":
-                elapsed = run_catchup(stack, charts, args.timeout)
-            else:
-                elapsed, _conf = run_import(stack, charts, args.timeout)
-            after = api_calls(stack)
-            calls = {key: after[key] - before[key] for key in after}
-            check_stored(stack, charts)
-            results[phase] = (elapsed, calls)
-            print(f"  {phase:8s} {elapsed:7.1f} s  API calls {calls}", flush=True)
+        if set_a:
+            for chart in set_a:
+                stack.api.wait_for_dag(THREE_TASK_PREFIX + chart.slug)
+            measure(
+                "(a0) catchup, three tasks",
+                set_a,
+                lambda: run_catchup(stack, set_a, args.timeout, prefix=THREE_TASK_PREFIX),
+            )
+            delete_rankings(stack, set_a)
+            measure("(a) catchup, one task", set_a, lambda: run_catchup(stack, set_a, args.timeout))
+        if set_b:
+            stack.api.wait_for_dag(IMPORT_DAG_ID)
+            measure("(b) import", set_b, lambda: run_import(stack, set_b, args.timeout)[0])
     except BaseException:
         kept = stack.copy_logs(REPO_ROOT / "var" / "bench-history-logs")
         print(f"failed; component logs kept in {kept}", flush=True)
@@ -191,30 +276,26 @@ def main() -> int:
         stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(
-        f"\nDeep history: {args.charts} charts x {args.periods} daily periods = {periods} periods, "
-        f"R = {args.rpm}/min"
-    )
+    print(f"\nDeep history on Celery with {args.workers} workers, R = {args.rpm} requests/min")
     failed = False
-    for phase, (elapsed, calls) in results.items():
+    for label, (elapsed, calls, periods) in results.items():
         floor = calls["ranking"] * 60.0 / args.rpm
-        per_period = elapsed / periods
         print(
-            f"  ({'a' if phase == 'catchup' else 'b'}) {phase:8s} {elapsed:7.1f} s "
-            f"= {per_period:.3f} s/period; "
+            f"  {label:28s} {periods} periods in {elapsed:7.1f} s = {elapsed / periods:.3f} s/period; "
             f"{calls['ranking']} ranking calls ({calls['ranking'] / periods:.2f}/period), "
-            f"{calls['available_rankings']} date lookups, {calls['429']} x 429; floor {floor:.1f} s -> "
-            f"{elapsed / floor if floor else float('inf'):.2f}x the floor"
+            f"{calls['available_rankings']} date-list calls, {calls['429']} x 429; "
+            f"floor (ranking calls / R) {floor:.1f} s -> {elapsed / floor if floor else float('inf'):.2f}x"
         )
-        if phase == "import" and floor and elapsed / floor > 1.3:
-            failed = True
-        if phase == "catchup" and args.catchup_before:
-            speedup = args.catchup_before / per_period
-            print(
-                f"      catchup before the change {args.catchup_before:.3f} s/period -> {speedup:.2f}x faster"
-            )
-            failed |= speedup < 2
-    print("  targets: (b) <= 1.3x the floor; (a) >= 2x faster than before the change")
+    if "(b) import" in results:
+        elapsed, calls, _periods = results["(b) import"]
+        ratio = elapsed / (calls["ranking"] * 60.0 / args.rpm)
+        print(f"  (b) import / floor: {ratio:.2f}x (target <= 1.3x)")
+        failed |= ratio > 1.3
+    if "(a) catchup, one task" in results:
+        per_period = {label: elapsed / periods for label, (elapsed, _calls, periods) in results.items()}
+        speedup = per_period["(a0) catchup, three tasks"] / per_period["(a) catchup, one task"]
+        print(f"  (a) catchup speed-up over the three-task shape: {speedup:.2f}x (target >= 2x)")
+        failed |= speedup < 2
     return 1 if failed else 0
 
 

@@ -199,7 +199,8 @@ def plan_import(
     ``max_chunks`` (the deployment's ``max_map_length``) grows the chunk size when needed instead of failing.
     """
     plans = []
-    with product_db_session(dsn) as conn:
+    # Autocommit: no transaction stays open while the API is read (the date cache commits on its own).
+    with product_db_session(dsn, autocommit=True) as conn:
         for chart_range in ranges:
             plans.append(plan_chart(api, conn, chart_range, now))
     total = sum(len(plan.planned) for plan in plans)
@@ -257,7 +258,9 @@ def import_chunk(api: RankingApi, dsn: str, chart: ChartConfig, dates: Sequence[
     skipped: list[str] = []
     failed: dict[str, str] = {}
     loads: list[RankingLoad] = []
-    with product_db_session(dsn) as conn:
+    # Autocommit: the completeness checks hold no transaction open across the API calls; each
+    # load_rankings call below is then one transaction of its own.
+    with product_db_session(dsn, autocommit=True) as conn:
         for text in dates:
             moment = datetime.fromisoformat(text)
             start, end = period_containing(chart.frequency, moment.date())
