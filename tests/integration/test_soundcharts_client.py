@@ -191,7 +191,8 @@ class TestSoundchartsClient:
         points = client.get_artist_audience(artist_uuid, "spotify", start, end)
         truth = sim_now.catalogue.artist_audience(artist_uuid, "spotify", start, end, now=NOW)
         assert len(points) == len(truth) == 305
-        assert points[0].value == truth[0]["value"]
+        assert points[0].follower_count == truth[0]["followerCount"]
+        assert points[0].metrics() == {"follower_count": truth[0]["followerCount"]}  # spotify: followers only
         assert sim_now.state.call_count("artist_audience") == 4  # 305 days = 4 windows of <= 90 days
 
     def test_team_usage(self, client, sim_now) -> None:
@@ -310,7 +311,19 @@ class TestSoundchartsClient:
             client.get_song(uuid)
         assert caught.value.remaining == 9
         assert caught.value.floor == 10
-        assert sim_now.state.call_count() == sent == 3  # nothing was sent
+        assert sim_now.state.call_count("song") == 3  # nothing was sent
+        assert sim_now.state.call_count() == sent == 4  # the free usage call first, then the three songs
+
+    def test_quota_floor_stops_a_fresh_client_before_its_first_call(self, sim_now, clock) -> None:
+        # Other tasks spent the quota: a new client (as every task builds) must not send a billable call.
+        sim_now.state.set_quota(9)
+        client = SoundchartsClient(
+            sim_now.base_url, sim_now.app_id, sim_now.api_key, quota_floor=10, sleep=clock.sleep
+        )
+        with pytest.raises(SoundchartsQuotaExhausted, match="9 calls remaining, floor is 10"):
+            client.get_chart_ranking("global-28")
+        assert sim_now.state.counts_by_endpoint() == {"usage": 1}
+        assert sim_now.state.quota_remaining == 9
 
     def test_quota_429_raises_quota_exhausted(self, client, sim_now, clock) -> None:
         sim_now.state.set_quota(0)

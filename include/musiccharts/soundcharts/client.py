@@ -10,7 +10,9 @@ from a connection. What the first implementation got wrong and this client does 
 - a rate-limit 429 ("maximum request count") waits the announced ``x-ratelimit-reset`` and tries again
   without counting as a failure; a quota 429 raises :class:`SoundchartsQuotaExhausted`;
 - ``x-quota-remaining`` is read on every response; once it falls below ``quota_floor`` the next call raises
-  before anything is sent, so a monthly quota is never burnt by a runaway backfill;
+  before anything is sent, so a monthly quota is never burnt by a runaway backfill. A fresh client (every
+  Airflow task builds one) first asks the free ``/api/v2/team/usage`` for the remaining quota, so the floor
+  holds across the cluster: a task started below it makes no billable call at all;
 - payloads are validated into the models of :mod:`musiccharts.soundcharts.models`; a payload that does not
   fit raises :class:`SoundchartsResponseError` naming the endpoint and the field.
 
@@ -68,6 +70,8 @@ ARTIST_BATCH_MAX = 10
 AUDIENCE_WINDOW_DAYS = 90
 #: Guard against a server whose ``page.next`` never ends.
 MAX_PAGES = 10_000
+#: Quota and rate-limit usage: free (costs no quota), so it is safe to ask before every task's first call.
+USAGE_PATH = "/api/v2/team/usage"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -208,6 +212,7 @@ class SoundchartsClient:
         self.stats = ClientStats()
         #: Last ``x-quota-remaining`` seen (None until a response carried it).
         self.quota_remaining: int | None = None
+        self._quota_probed = False
         self._session = session or requests.Session()
         self._session.headers.update({"x-app-id": app_id, "x-api-key": api_key, "Accept": "application/json"})
 
@@ -430,7 +435,7 @@ class SoundchartsClient:
 
     def get_team_usage(self) -> models.TeamUsage:
         """Quota and rate-limit usage (``/api/v2/team/usage``; free: it costs no quota)."""
-        path = "/api/v2/team/usage"
+        path = USAGE_PATH
         payload = self._request("usage", path)
         body = payload.get("object") if isinstance(payload, dict) else None
         return self._parse(models.TeamUsage, body if isinstance(body, dict) else payload, path)
@@ -542,6 +547,11 @@ class SoundchartsClient:
         resource: tuple[str, str] | None = None,
     ) -> Any:
         """GET ``path`` and return its decoded JSON, applying the retry, rate-limit and quota rules."""
+        if self.quota_floor > 0 and self.quota_remaining is None and not self._quota_probed:
+            # Other tasks may have spent the quota since this client was built: learn where it stands from
+            # the free usage endpoint (its response carries x-quota-remaining too) before the first call.
+            self._quota_probed = True
+            self._request("usage", USAGE_PATH)
         self._check_quota_floor(path)
         url = self.base_url + path
         failures = 0

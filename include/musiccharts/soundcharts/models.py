@@ -291,12 +291,35 @@ class ArtistMetadataCollection(SoundchartsModel):
     errors: list[ApiErrorItem] = []
 
 
+#: The named metrics of an artist audience item, by the stored column name. The API sends each only on
+#: the platforms that have it; ``followerCount`` is the platform's primary fan metric whatever the platform
+#: calls it (YouTube subscribers, Deezer fans...).
+ARTIST_AUDIENCE_METRICS: dict[str, str] = {
+    "follower_count": "followerCount",
+    "like_count": "likeCount",
+    "following_count": "followingCount",
+    "post_count": "postCount",
+    "view_count": "viewCount",
+}
+
+
 class ArtistAudiencePoint(SoundchartsModel):
-    """``/api/v2/artist/{uuid}/audience/{platform}`` item: one value per date (followers, listeners...)."""
+    """``/api/v2/artist/{uuid}/audience/{platform}`` item: a date and the metrics the platform has."""
 
     date: datetime
-    value: float | None = None
-    identifier: str | None = None
+    follower_count: int | None = Field(default=None, alias="followerCount")
+    like_count: int | None = Field(default=None, alias="likeCount")
+    following_count: int | None = Field(default=None, alias="followingCount")
+    post_count: int | None = Field(default=None, alias="postCount")
+    view_count: int | None = Field(default=None, alias="viewCount")
+
+    def metrics(self) -> dict[str, int]:
+        """The metrics served, by stored column name (a metric not served is absent, never 0)."""
+        return {
+            column: value
+            for column in ARTIST_AUDIENCE_METRICS
+            if (value := getattr(self, column)) is not None
+        }
 
 
 class ArtistAudiencePage(SoundchartsModel):

@@ -47,32 +47,67 @@ def test_artist_batch_stores_what_is_served(clean_product_db, sim, client):
         )
 
 
-def test_artist_audience_keeps_zero_and_is_incremental(clean_product_db, sim, client):
-    song_uuid = sim.catalogue.song_uuid(4242)
-    fetch_and_load_tracks(client, clean_product_db, [song_uuid], endpoint_max=10)
-    artist_uuid = sim.catalogue.song(song_uuid)["artists"][0]["uuid"]
+METRIC_COLUMNS = {
+    "followerCount": "follower_count",
+    "likeCount": "like_count",
+    "followingCount": "following_count",
+    "postCount": "post_count",
+    "viewCount": "view_count",
+}
+
+
+def test_artist_audience_keeps_every_served_metric_zero_included_and_is_incremental(
+    clean_product_db, sim, client
+):
+    platforms = ["spotify", "tiktok", "youtube", "instagram"]
     until = datetime.now(UTC).date() - timedelta(days=3)
+    # An artist that has posted nothing on one platform: its postCount 0 must be stored as 0, not NULL.
+    artist_uuid = next(
+        sim.catalogue.artist_uuid(artist_id)
+        for artist_id in range(2000)
+        if any(
+            item.get("postCount") == 0
+            for platform in platforms
+            for item in sim.catalogue.artist_audience(
+                sim.catalogue.artist_uuid(artist_id), platform, until, until
+            )
+        )
+    )
+    fetch_and_load_artists(client, clean_product_db, [artist_uuid], endpoint_max=10)
     first = fetch_and_load_audience(
         client,
         clean_product_db,
         "artist",
         [artist_uuid],
-        platforms=["spotify", "tiktok"],
+        platforms=platforms,
         until=until,
         first_fetch_days=10,
         max_window_days=90,
     )
-    assert (first["series"], first["windows"], first["points"]) == (2, 2, 20)
+    assert (first["series"], first["windows"], first["points"]) == (4, 4, 40)
     with psycopg.connect(clean_product_db) as conn:
         stored = conn.execute(
-            "SELECT platform, identifier, date, value FROM artist_audience ORDER BY 1, 2, 3"
+            "SELECT platform, date, follower_count, like_count, following_count, post_count, view_count"
+            " FROM artist_audience ORDER BY 1, 2"
         ).fetchall()
     served = sorted(
-        (platform, item["identifier"], date.fromisoformat(item["date"][:10]), item["value"])
-        for platform in ("spotify", "tiktok")
+        (
+            platform,
+            date.fromisoformat(item["date"][:10]),
+            *(item.get(metric) for metric in METRIC_COLUMNS),  # a metric not served is NULL, not 0
+        )
+        for platform in platforms
         for item in sim.catalogue.artist_audience(artist_uuid, platform, until - timedelta(days=9), until)
     )
     assert stored == served
+    assert any(row[5] == 0 for row in stored), "a served 0 is stored as 0"
+    served_metrics = {row[0]: {i for i, value in enumerate(row[2:]) if value is not None} for row in stored}
+    assert served_metrics == {
+        "spotify": {0},
+        "tiktok": {0, 1, 2, 3},
+        "youtube": {0, 3, 4},
+        "instagram": {0, 2, 3},
+    }
 
     sim.state.log.clear()
     again = fetch_and_load_audience(
@@ -80,12 +115,12 @@ def test_artist_audience_keeps_zero_and_is_incremental(clean_product_db, sim, cl
         clean_product_db,
         "artist",
         [artist_uuid],
-        platforms=["spotify", "tiktok"],
+        platforms=platforms,
         until=until + timedelta(days=2),
         first_fetch_days=10,
         max_window_days=90,
     )
-    assert (again["windows"], again["points"], again["rows_changed"]) == (2, 4, 4)
+    assert (again["windows"], again["points"], again["rows_changed"]) == (4, 8, 8)
     starts = {call.query for call in sim.state.calls("artist_audience")}
     assert all(f"startDate={(until + timedelta(days=1)).isoformat()}" in query for query in starts)
 
