@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from db_snapshot import table_snapshot
+
+from tests.db_snapshot import table_snapshot
+from tests.paths import DAGS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +31,7 @@ def chart_dags():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MUSICCHARTS_RETRY_DELAY_SECONDS", "0")
         patch.setenv("MUSICCHARTS_PUBLICATION_POKE_SECONDS", "1")
-        bag = DagBag(dag_folder="dags/charts")
+        bag = DagBag(dag_folder=str(DAGS_DIR / "charts"))
     assert bag.import_errors == {}
     return bag
 

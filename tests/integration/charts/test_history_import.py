@@ -14,6 +14,8 @@ import psycopg
 import pytest
 from db_snapshot import table_snapshot
 
+from tests.paths import DAGS_DIR
+
 pytestmark = pytest.mark.integration
 
 SLUG = "global-28"  # spotify daily, 200 entries = 2 pages; history_start 2026-11-01 in charts.yaml
@@ -28,7 +30,7 @@ def chart_dags():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MUSICCHARTS_RETRY_DELAY_SECONDS", "0")
-        bag = DagBag(dag_folder="dags/charts")
+        bag = DagBag(dag_folder=str(DAGS_DIR / "charts"))
     assert bag.import_errors == {}
     return bag
 
