@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from db_snapshot import table_snapshot
 
+from tests.db_snapshot import table_snapshot
 from tests.paths import DAGS_DIR
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from db_snapshot import table_snapshot
 
 from musiccharts.charts.load import CHART_LOAD_LOCK_NAMESPACE, ChartLoadLockTimeout, load_ranking
 from musiccharts.charts.quality import is_period_complete
@@ -20,6 +19,7 @@ from musiccharts.config import ChartConfig
 from musiccharts.db.connection import SessionTimeouts, product_db_session
 from musiccharts.soundcharts.client import SoundchartsClient
 from musiccharts.soundcharts.models import ChartRanking, ChartRankingPage, parse_payload
+from tests.db_snapshot import table_snapshot
 
 pytestmark = pytest.mark.integration
 
