@@ -255,6 +255,10 @@ def main() -> int:
         print(f"starting the Celery stack in {workdir} ...", flush=True)
         stack.start()
         set_requests_per_minute(stack, args.rpm)
+        # The simulator computes a chart's whole history the first time it is asked for it (seconds each
+        # on a busy machine): do that now, so that no phase measures the simulator instead of our code.
+        for chart in set_a + set_b:
+            stack.simulator.catalogue.ranking(chart.slug, chart.period_starts(stack.today)[0])
         if set_a:
             for chart in set_a:
                 stack.api.wait_for_dag(THREE_TASK_PREFIX + chart.slug)
