@@ -111,11 +111,16 @@ class TestSoundchartsClient:
         assert "offset=100" in calls[1].query
 
     def test_ranking_for_a_date(self, client, sim_now) -> None:
-        ranking = client.get_chart_ranking(CHART, date(2026, 11, 20))
+        # Asked for by a published ranking's own datetime, as available-rankings lists it.
+        ranking = client.get_chart_ranking(CHART, datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
         truth = sim_now.catalogue.ranking(CHART, date(2026, 11, 20), NOW)
         assert ranking.date == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
         assert [item.song.uuid for item in ranking.items] == [item["song"]["uuid"] for item in truth.items]
-        assert sim_now.state.calls("ranking")[0].path.endswith("/ranking/2026-11-20T00:00:00+00:00")
+        assert sim_now.state.calls("ranking")[0].path.endswith("/ranking/2026-11-20T12:00:00+00:00")
+
+    def test_a_datetime_that_is_not_a_ranking_is_not_found(self, client, sim_now) -> None:
+        with pytest.raises(SoundchartsNotFound, match="Ranking not found"):
+            client.get_chart_ranking(CHART, date(2026, 11, 20))  # midnight: no ranking has that datetime
 
     def test_available_ranking_dates_reads_the_last_page(self, client, sim_now) -> None:
         dates = client.get_available_ranking_dates(CHART)

@@ -34,7 +34,13 @@ def test_repository_file_parses_with_simulator_defaults():
     settings = load_settings(SETTINGS_FILE, environ={})
 
     connections = {c.conn_id: c for c in settings.connections}
-    assert set(connections) == {"soundcharts_default", "acrcloud_default", "musiccharts_db"}
+    assert set(connections) == {
+        "soundcharts_default",
+        "acrcloud_default",
+        "musiccharts_db",
+        "smtp_default",
+        "alerts_webhook",
+    }
     soundcharts = connection_values(connections["soundcharts_default"].to_connection())
     assert soundcharts["conn_type"] == "http"
     assert soundcharts["host"] == "http://127.0.0.1:8765"
@@ -59,7 +65,7 @@ def test_repository_file_parses_with_simulator_defaults():
     assert {v.variable_name: v.variable_value for v in settings.variables} == {
         "musiccharts_rate_limit_redis_url": "",
         "metadata_staleness_days": "30",
-        "metadata_batch_failure_threshold": "0.2",
+        "metadata_batch_failure_threshold": "0.1",
     }
 
 

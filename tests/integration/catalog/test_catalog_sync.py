@@ -159,3 +159,80 @@ def test_song_audience_zero_values_are_stored(clean_product_db, sim, client):
     )
     assert rows == served
     assert len({row[0] for row in rows}) == 2 and any(row[2] == 0 for row in rows)
+
+
+def backoff_rows(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT endpoint, entity_uuid, platform, reason, useless_answers, retry_after"
+            " FROM soundcharts_call_backoff ORDER BY 1, 2, 3"
+        ).fetchall()
+
+
+def test_a_useless_series_is_put_off_with_a_doubling_backoff_and_forgotten_once_served(
+    clean_product_db, sim, client
+):
+    from musiccharts.catalog.select import select_audience_entities
+
+    song_uuid = sim.catalogue.song_uuid(4343)
+    fetch_and_load_tracks(client, clean_product_db, [song_uuid], endpoint_max=10)
+    shazam_404 = sim.state.fail(
+        "song_audience", 404, times=None, when=lambda request: request.params.get("platform") == "shazam"
+    )
+    first_day = datetime.now(UTC).date() - timedelta(days=20)
+
+    def run(until: date) -> dict:
+        return fetch_and_load_audience(
+            client,
+            clean_product_db,
+            "track",
+            [song_uuid],
+            platforms=["spotify", "shazam"],
+            until=until,
+            first_fetch_days=3,
+            max_window_days=90,
+        )
+
+    def shazam_calls() -> int:
+        return sum(1 for call in sim.state.calls("song_audience") if call.path.endswith("/shazam"))
+
+    assert run(first_day)["not_found"] == 1
+    assert backoff_rows(clean_product_db) == [
+        ("track_audience", song_uuid, "shazam", "not_found", 1, first_day + timedelta(days=2))
+    ]
+    with psycopg.connect(clean_product_db) as conn:  # up to date on spotify, shazam put off: not selected
+        assert select_audience_entities(conn, "track", platforms=["spotify", "shazam"], until=first_day) == []
+    assert run(first_day + timedelta(days=1))["put_off"] == 1
+    assert shazam_calls() == 1, "no call before the retry date"
+
+    assert run(first_day + timedelta(days=2))["not_found"] == 1  # asked again on its retry date: 404 again
+    assert shazam_calls() == 2
+    assert backoff_rows(clean_product_db)[0][4:] == (2, first_day + timedelta(days=6))  # the delay doubled
+
+    sim.state.faults.remove(shazam_404)
+    served = run(first_day + timedelta(days=6))
+    assert served["not_found"] == 0 and served["points"] > 0
+    assert backoff_rows(clean_product_db) == [], "a useful answer forgets the series"
+
+
+def test_a_uuid_left_out_of_the_batch_answer_is_not_selected_again_before_its_retry_date(
+    clean_product_db, sim, client
+):
+    from musiccharts.catalog.select import select_stale_entities
+
+    uuids = [sim.catalogue.song_uuid(song_id) for song_id in range(5100, 5103)]
+    sim.state.not_found(uuids[1])
+    now = datetime.now(UTC)
+    fetch_and_load_tracks(client, clean_product_db, uuids, endpoint_max=10, fetched_at=now)
+    with psycopg.connect(clean_product_db) as conn:
+        conn.execute("INSERT INTO tracks (uuid, name) VALUES (%s, 'from a ranking')", (uuids[1],))
+    assert backoff_rows(clean_product_db) == [
+        ("song_batch", uuids[1], "", "left_out_of_batch", 1, now.date() + timedelta(days=2))
+    ]
+
+    def stale(at: datetime) -> list[str]:
+        with psycopg.connect(clean_product_db) as conn:
+            return select_stale_entities(conn, "track", staleness_days=30, now=at)
+
+    assert stale(now) == []
+    assert stale(now + timedelta(days=2)) == [uuids[1]]
