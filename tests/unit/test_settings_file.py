@@ -452,7 +452,7 @@ def test_secret_values_are_not_quoted_in_errors(tmp_path):
 
 def test_validate_command_exit_codes(tmp_path, capsys):
     assert main(["validate", str(SETTINGS_FILE)]) == 0
-    assert "3 connections, 3 pools, 3 variables" in capsys.readouterr().out
+    assert "5 connections, 3 pools, 3 variables" in capsys.readouterr().out
 
     bad = write(tmp_path, "airflow:\n  pools:\n    - {pool_name: soundcharts_api, pool_slot: 0}\n")
     assert main(["validate", str(bad)]) == 2
