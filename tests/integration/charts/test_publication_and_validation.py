@@ -80,6 +80,9 @@ def reschedules_of(dag_id: str, run_id: str, task_id: str) -> int:
 
 def test_a_late_ranking_waits_in_reschedule_and_loads_once_published(build_dag, airflow_connections, sim):
     period_day = date(2026, 11, 12)
+    # The simulator computes a chart's history on its first request, which can pass the test connection's
+    # 5 s timeout on a busy machine; a failed fetch would retry the one period task and reset its reschedules.
+    sim.catalogue.ranking(SLUG, period_day)
     before_publication = day(period_day, 6)  # the run starts at D+1 00:00; here D's ranking is not out yet
     after_publication = day(period_day + timedelta(days=1), 1)
     # The fake clock moves past the publication after the first look at available-rankings.
