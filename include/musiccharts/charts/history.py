@@ -235,10 +235,10 @@ def plan_import(
 # --- one chunk ---------------------------------------------------------------------------------------------
 
 #: Errors that would hit every period alike: they fail the chunk (and stop), never one period each.
-_FATAL_API_ERRORS = (SoundchartsAuthError, SoundchartsQuotaExhausted)
+_FATAL_API_ERRORS: tuple[type[Exception], ...] = (SoundchartsAuthError, SoundchartsQuotaExhausted)
 #: Errors of one period (a transient API failure past the hook's retries, a bad payload, a mismatch): that
 #: period is reported, and the rest of the chunk goes on.
-_PERIOD_ERRORS = (SoundchartsError, *PERMANENT_ERRORS)
+_PERIOD_ERRORS: tuple[type[Exception], ...] = (SoundchartsError, *PERMANENT_ERRORS)
 
 
 def _reason(error: BaseException) -> str:

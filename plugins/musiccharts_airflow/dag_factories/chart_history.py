@@ -8,6 +8,7 @@ so their catchup then finds every imported period complete and makes no API call
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from airflow.sdk import DAG, Param, TriggerRule, XComArg, task
 
@@ -131,7 +132,8 @@ def build_import_dag(doc_md: str) -> DAG:
             from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
             from musiccharts_airflow.product_db import product_dsn
 
-            get_current_context()["chunk_label"] = chunk_label(chunk)
+            # The map index template reads this key; the typed Context does not declare it.
+            cast("dict[str, Any]", get_current_context())["chunk_label"] = chunk_label(chunk)
             chart = next(chart for chart in load_chart_configs() if chart.slug == chunk["chart"])
             return {
                 "chunk": chunk_label(chunk),
@@ -175,5 +177,6 @@ def build_import_dag(doc_md: str) -> DAG:
         chunks = plan_import()
         results = import_chunk.expand(chunk=chunks)
         publish_chart_rankings(results)
-        summarise(XComArg(chunks.operator, key="charts"), chunks, results)
+        # TaskFlow resolves these XComArgs at run time; the plan's per-chart counts are its "charts" key.
+        summarise(XComArg(chunks.operator, key="charts"), chunks, results)  # type: ignore[arg-type,attr-defined]
     return dag
