@@ -10,9 +10,11 @@ from airflow.plugins_manager import AirflowPlugin
 
 from musiccharts_airflow.ui.app import URL_PREFIX, create_app
 
-_PAGES = URL_PREFIX + "/pages"
-_ICON = URL_PREFIX + "/static/icons/chart.svg"
-_ICON_DARK = URL_PREFIX + "/static/icons/chart-dark.svg"
+# Relative to the UI's base URL (no leading slash), so the views also work when Airflow is served under a
+# sub-path behind a proxy.
+_PAGES = URL_PREFIX.lstrip("/") + "/pages"
+_ICON = URL_PREFIX.lstrip("/") + "/static/icons/chart.svg"
+_ICON_DARK = URL_PREFIX.lstrip("/") + "/static/icons/chart-dark.svg"
 
 
 def _nav(name: str, page: str) -> dict:
