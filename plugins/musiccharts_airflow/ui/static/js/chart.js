@@ -105,7 +105,7 @@ function drawBump(detail, node) {
     tooltip: { trigger: "item", formatter: (p) => `${p.seriesName}<br>${p.name}: #${p.value}` },
     grid: { left: 40, right: 130, top: 10, bottom: 30 },
     xAxis: { type: "category", data: dates, axisLabel: { color: theme.axisColor } },
-    yAxis: { type: "value", inverse: true, min: 1, max: (v) => Math.max(20, v.max), axisLabel: { color: theme.axisColor },
+    yAxis: { type: "value", inverse: true, min: 1, minInterval: 1, max: (v) => Math.max(20, v.max), axisLabel: { color: theme.axisColor },
              splitLine: { lineStyle: { color: theme.gridColor } } },
     series: detail.bump.series.map((s) => ({
       name: s.track_name, type: "line", data: s.positions, connectNulls: false, symbolSize: 5,

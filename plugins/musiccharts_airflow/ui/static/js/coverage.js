@@ -140,7 +140,7 @@ function renderSingle(data) {
   heatmapNode.hidden = true;
   document.getElementById("title").textContent = `Coverage of ${singleChart}`;
   document.getElementById("table-title").textContent = "Periods";
-  form.elements.chart.disabled = true;
+  form.elements.chart.closest("label").hidden = true;
   const [chart] = data.charts;
   if (!chart) {
     table.replaceChildren(MC.el("p", { class: "notice" }, "You may not read this chart's DAG."));
@@ -185,7 +185,8 @@ async function backfill(chart, firstStart, lastStart, force) {
   const what = firstStart === lastStart ? `the period starting ${firstStart}` : `periods ${firstStart} .. ${lastStart}`;
   const message = force
     ? `Force a rerun of ${chart.slug} for ${what}?\n\nThe ranking is fetched again from Soundcharts (API quota is used) and replaces the stored one.`
-    : `Backfill ${chart.slug} for ${what}?\n\nAirflow creates a run for every period without a successful run.`;
+    : `Backfill ${chart.slug} for ${what}?\n\nAirflow creates a run for every period of the range that has no ` +
+      "successful or running run; periods already stored are skipped by the DAG without any API call.";
   if (!window.confirm(message)) return;
   try {
     const created = await MC.postAirflow("/backfills", {

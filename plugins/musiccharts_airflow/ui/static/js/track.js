@@ -41,7 +41,7 @@ function drawAudience(node, audience) {
   const theme = MC.chartTheme();
   plot(node, {
     tooltip: { trigger: "axis" },
-    legend: { textStyle: { color: theme.textStyle.color } },
+    legend: { top: 0, textStyle: { color: theme.textStyle.color } },
     grid: { left: 70, right: 20, top: 40, bottom: 30 },
     xAxis: { type: "time", axisLabel: { color: theme.axisColor } },
     yAxis: { type: "value", scale: true, axisLabel: { color: theme.axisColor }, splitLine: { lineStyle: { color: theme.gridColor } } },
@@ -61,10 +61,10 @@ function drawHistory(node, history) {
   }
   plot(node, {
     tooltip: { trigger: "item", formatter: (p) => `${p.seriesName}<br>${p.value[0].slice(0, 10)}: #${p.value[1]}` },
-    legend: { textStyle: { color: theme.textStyle.color } },
+    legend: { top: 0, textStyle: { color: theme.textStyle.color } },
     grid: { left: 50, right: 20, top: 40, bottom: 30 },
     xAxis: { type: "time", axisLabel: { color: theme.axisColor } },
-    yAxis: { type: "value", inverse: true, min: 1, axisLabel: { color: theme.axisColor }, splitLine: { lineStyle: { color: theme.gridColor } } },
+    yAxis: { type: "value", inverse: true, min: 1, minInterval: 1, axisLabel: { color: theme.axisColor }, splitLine: { lineStyle: { color: theme.gridColor } } },
     series: [...byChart].map(([slug, data]) => ({ name: slug, type: "line", data, symbolSize: 5 })),
   });
 }
