@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from musiccharts_airflow.ui.readonly_db import ReadOnlyProductDatabase
 
+    import logging
+
+    logging.disable(logging.INFO)  # one access-log line per request would drown the figures
     app = create_app(apps="core")
     [plugin_app] = [
         a["app"] for a in plugins_manager.get_fastapi_plugins()[0] if a["url_prefix"] == "/musiccharts"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-from musiccharts.config import ChartConfig, charts_file, parse_chart_configs
+from musiccharts.config import ChartConfig, Frequency, charts_file, parse_chart_configs
 from musiccharts.periods import period_containing
 
 _cache_lock = threading.Lock()
@@ -45,9 +45,15 @@ def complete_periods(
     if start.date() < chart.history_start:  # history_start inside a period: that period is not synced
         start, end = period_containing(chart.frequency, end.date())
     periods = []
+    fixed_step = {Frequency.DAILY: timedelta(days=1), Frequency.WEEKLY: timedelta(days=7)}.get(
+        chart.frequency
+    )
     while start.date() <= last_day and end <= now:
         periods.append((start, end))
-        start, end = period_containing(chart.frequency, end.date())
+        if fixed_step:  # the common case, without recomputing the calendar for every period
+            start, end = end, end + fixed_step
+        else:
+            start, end = period_containing(chart.frequency, end.date())
     return periods
 
 

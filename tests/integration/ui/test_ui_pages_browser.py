@@ -21,7 +21,8 @@ from conftest import AUTH_MANAGER, HERE
 
 from musiccharts_stack.processes import ManagedProcess, ProcessGroup, wait_until
 
-pytestmark = pytest.mark.integration
+# Start-up (metadata migration, DAG serialization, api-server) takes minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO_ROOT / "var" / "test-artifacts" / "ui"

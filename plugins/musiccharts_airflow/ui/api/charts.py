@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
 from musiccharts_airflow.ui.access import ViewerDep
-from musiccharts_airflow.ui.airflow_runs import latest_runs_by_period
+from musiccharts_airflow.ui.airflow_runs import runs_by_period
 from musiccharts_airflow.ui.api.coverage import PeriodStatus, build_coverage
 from musiccharts_airflow.ui.chart_catalog import chart_config, configured_charts
 from musiccharts_airflow.ui.readonly_db import ProductDbDep
@@ -225,7 +225,7 @@ def chart_detail(
                     for row in top
                 ],
             }
-            runs = latest_runs_by_period(
+            runs = runs_by_period(
                 session,
                 [config.dag_id],
                 latest["period_start"],

@@ -6,7 +6,7 @@ Status of one period, first match wins:
 - ``incomplete``: a ranking is stored but holds fewer entries than the API announced (a bad period);
 - ``waiting``: no ranking yet and the period's DAG run is queued or running (the sync task retries
   until Soundcharts publishes the ranking);
-- ``failed``: no ranking and the period's latest DAG run failed;
+- ``failed``: no ranking and the period's DAG run failed;
 - ``missing``: no ranking and no run that could still bring it (never run, or the data was removed).
 """
 
@@ -23,13 +23,16 @@ from pydantic import BaseModel, Field
 
 from musiccharts.config import ChartConfig
 from musiccharts_airflow.ui.access import ViewerDep
-from musiccharts_airflow.ui.airflow_runs import ACTIVE_STATES, latest_runs_by_period
+from musiccharts_airflow.ui.airflow_runs import ACTIVE_STATES, runs_by_period
 from musiccharts_airflow.ui.chart_catalog import complete_periods, configured_charts, default_window
 from musiccharts_airflow.ui.readonly_db import ProductDbDep, ReadOnlyProductDatabase
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 
 MAX_WINDOW_DAYS = 731
+#: Up to this many charts per request, every period carries its DAG run (links); beyond, only the runs
+#: that decide a status (not successful) are read, and a page asks for one chart's runs when it needs them.
+RUN_LINKS_MAX_CHARTS = 5
 
 
 class PeriodStatus(StrEnum):
@@ -76,11 +79,11 @@ def _day_start(day: date) -> datetime:
 
 
 def _stored_rankings(db: ReadOnlyProductDatabase, slugs: list[str], start: datetime, end: datetime) -> dict:
-    """(slug, period_start) -> stored ranking, for rankings dated in ``[start, end)``."""
+    """(slug, period_start) -> (ranking id, entries, expected entries) of rankings dated in [start, end)."""
     with db.cursor() as cur:
         cur.execute(
             """
-            SELECT c.slug, r.id, r.period_start, r.entry_count, r.expected_entries
+            SELECT c.slug, r.period_start, r.id, r.entry_count, r.expected_entries
             FROM charts c
             JOIN rankings r ON r.chart_id = c.id
             WHERE c.slug = ANY(%(slugs)s)
@@ -88,7 +91,10 @@ def _stored_rankings(db: ReadOnlyProductDatabase, slugs: list[str], start: datet
             """,
             {"slugs": slugs, "start": start, "end": end},
         )
-        return {(row["slug"], row["period_start"]): row for row in cur}
+        return {
+            (row["slug"], row["period_start"]): (row["id"], row["entry_count"], row["expected_entries"])
+            for row in cur
+        }
 
 
 def build_coverage(
@@ -107,7 +113,13 @@ def build_coverage(
     window_start = min(all_starts)
     window_end = max(end for chart_periods in periods.values() for _, end in chart_periods)
     stored = _stored_rankings(db, [chart.slug for chart in charts], window_start, window_end)
-    runs = latest_runs_by_period(session, [chart.dag_id for chart in charts], window_start, window_end)
+    runs = runs_by_period(
+        session,
+        [chart.dag_id for chart in charts],
+        window_start,
+        window_end,
+        successful=len(charts) <= RUN_LINKS_MAX_CHARTS,
+    )
     result = []
     for chart in charts:
         cells = []
@@ -115,8 +127,7 @@ def build_coverage(
             ranking = stored.get((chart.slug, start))
             run = runs.get((chart.dag_id, start))
             if ranking is not None:
-                expected = ranking["expected_entries"]
-                complete = expected is None or ranking["entry_count"] >= expected
+                complete = ranking[2] is None or ranking[1] >= ranking[2]
                 state = PeriodStatus.STORED if complete else PeriodStatus.INCOMPLETE
             elif run is not None and run.state in ACTIVE_STATES:
                 state = PeriodStatus.WAITING
@@ -131,9 +142,9 @@ def build_coverage(
                     "start": start.date().isoformat(),
                     "end": end.date().isoformat(),
                     "status": state.value,
-                    "ranking_id": ranking["id"] if ranking else None,
-                    "entries": ranking["entry_count"] if ranking else None,
-                    "expected": ranking["expected_entries"] if ranking else None,
+                    "ranking_id": ranking[0] if ranking else None,
+                    "entries": ranking[1] if ranking else None,
+                    "expected": ranking[2] if ranking else None,
                     "run_id": run.run_id if run else None,
                     "run_state": run.state if run else None,
                 }

@@ -170,8 +170,15 @@ function actionButton(chart, cell) {
     onclick: () => backfill(chart, cell.start, cell.start, force) }, force ? "Force rerun" : "Backfill");
 }
 
-function select(slug, cell) {
+async function select(slug, cell) {
   const chart = lastData.charts.find((c) => c.slug === slug);
+  if (!cell.run_id) {
+    // The all-charts view carries only the runs that decide a status; ask for this period's run.
+    try {
+      const one = await MC.getJSON("/coverage", { chart: [slug], from: cell.start, to: cell.start });
+      cell = (one.charts[0] && one.charts[0].periods[0]) || cell;
+    } catch (error) { /* the panel still shows what is known */ }
+  }
   selection.hidden = false;
   selection.replaceChildren(
     MC.el("strong", {}, `${slug}: ${cell.start}`), " ",
