@@ -279,14 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         audience = conn.execute("SELECT count(*) FROM track_audience").fetchone()[0]
     print(f"product database: {entries:,} ranking entries, {audience:,} audience points")
 
+    import logging
+
     from airflow import plugins_manager
     from airflow.api_fastapi.app import create_app, get_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from fastapi.testclient import TestClient
 
     from musiccharts_airflow.ui.readonly_db import ReadOnlyProductDatabase
-
-    import logging
 
     logging.disable(logging.INFO)  # one access-log line per request would drown the figures
     app = create_app(apps="core")
