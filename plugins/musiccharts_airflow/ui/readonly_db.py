@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import psycopg
 from fastapi import Depends, Request
 from psycopg.rows import dict_row
+from sqlalchemy.pool import QueuePool
 
 PRODUCT_DB_CONN_ID = "musiccharts_db"
 DSN_ENV_VAR = "MUSICCHARTS_DB_URL"
@@ -67,10 +68,12 @@ class ReadOnlyProductDatabase:
 
     def __init__(self, dsn: str | None = None) -> None:
         self._dsn = dsn
-        self._pool = None
+        self._pool: QueuePool | None = None
         self._lock = threading.Lock()
 
     def _connect(self) -> psycopg.Connection:
+        if self._dsn is None:
+            self._dsn = product_dsn_from_airflow()
         connection = psycopg.connect(
             self._dsn,
             options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c default_transaction_read_only=on",
@@ -80,16 +83,15 @@ class ReadOnlyProductDatabase:
         connection.read_only = True
         return connection
 
-    def _get_pool(self):
+    def _get_pool(self) -> QueuePool:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
-                    from sqlalchemy.pool import QueuePool
-
                     if self._dsn is None:
                         self._dsn = product_dsn_from_airflow()
+                    creator: Callable[[], Any] = self._connect
                     self._pool = QueuePool(
-                        self._connect,
+                        creator,
                         pool_size=POOL_SIZE,
                         max_overflow=POOL_OVERFLOW,
                         timeout=10,
@@ -104,7 +106,7 @@ class ReadOnlyProductDatabase:
         except psycopg.OperationalError as error:
             raise ProductDatabaseUnavailable("the product database cannot be reached") from error
         try:
-            connection: psycopg.Connection = pooled.driver_connection
+            connection = cast(psycopg.Connection, pooled.driver_connection)
             with connection.transaction(), connection.cursor(row_factory=dict_row) as cursor:
                 yield cursor
         except psycopg.OperationalError:

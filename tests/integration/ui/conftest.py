@@ -6,21 +6,12 @@ grants for one user (``restricted_auth_manager``), the product database is seede
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import ui_seed  # noqa: E402
-
-pytestmark = pytest.mark.integration
-
-AUTH_MANAGER = "restricted_auth_manager.RestrictedSimpleAuthManager"
-PREFIX = "/musiccharts"
+from tests.integration.ui import ui_seed
+from tests.integration.ui.ui_seed import AUTH_MANAGER, token_for
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +47,6 @@ def api_client(ui_environment):
     with TestClient(app) as client:
         yield client
     purge_cached_app()
-
-
-def token_for(username: str, role: str = "viewer") -> str:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role))
 
 
 @pytest.fixture(scope="session")

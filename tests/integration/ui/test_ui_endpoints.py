@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import ui_seed
-from conftest import PREFIX
+
+from tests.integration.ui import ui_seed
+from tests.integration.ui.ui_seed import PREFIX, token_for
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +44,6 @@ def test_a_forged_token_is_refused(api_client):
 
 
 def test_the_ui_cookie_is_accepted(api_client):
-    from conftest import token_for
-
     response = api_client.get(PREFIX + "/api/charts", cookies={"_token": token_for("cookie-user")})
     assert response.status_code == 200
 

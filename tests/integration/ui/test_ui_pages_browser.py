@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import ui_seed
-from conftest import AUTH_MANAGER, HERE
 
 from musiccharts_stack.processes import ManagedProcess, ProcessGroup, wait_until
+from tests.integration.ui import ui_seed
+from tests.integration.ui.ui_seed import AUTH_MANAGER
+from tests.paths import REPO_ROOT
 
 # Start-up (metadata migration, DAG serialization, api-server) takes minutes on a busy 2-core machine.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO_ROOT / "var" / "test-artifacts" / "ui"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -33,7 +33,7 @@ DAILY_DAG = f"sync_chart_rankings__{ui_seed.DAILY}"
 
 
 def free_port() -> int:
-    from services import free_port as pick
+    from tests.services import free_port as pick
 
     return pick()
 
@@ -57,7 +57,8 @@ def api_server(ui_environment, tmp_path_factory):
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], str(HERE)]),
+        # The repository root too: the api-server imports the tests' auth manager by its dotted path.
+        "PYTHONPATH": os.pathsep.join([os.environ["PYTHONPATH"], str(REPO_ROOT)]),
         "MUSICCHARTS_CHARTS_FILE": str(ui_environment["charts_file"]),
         "MUSICCHARTS_DB_URL": ui_environment["dsn"],
         "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,

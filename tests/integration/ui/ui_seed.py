@@ -19,6 +19,10 @@ from pathlib import Path
 
 import psycopg
 
+#: Where the api-server mounts the plugin app, and the auth manager of the UI tests (per-DAG grants).
+PREFIX = "/musiccharts"
+AUTH_MANAGER = "tests.integration.ui.restricted_auth_manager.RestrictedSimpleAuthManager"
+
 DAILY = "ui-daily"
 OTHER = "ui-other"
 SECRET = "ui-secret"
@@ -180,3 +184,11 @@ def seed_dag_runs() -> dict[str, str]:
             )
             runs[state.value] = run_id
     return runs
+
+
+def token_for(username: str, role: str = "viewer") -> str:
+    """A token signed by the running auth manager, as ``POST /auth/token`` would return it."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role))

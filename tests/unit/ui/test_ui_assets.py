@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from tests.paths import REPO_ROOT
+
 UI_DIR = REPO_ROOT / "plugins" / "musiccharts_airflow" / "ui"
 
 

@@ -155,7 +155,7 @@ def chart_detail(
         cur.execute("SELECT id, name FROM charts WHERE slug = %s", (slug,))
         chart_row = cur.fetchone()
         latest = None
-        bump = {"dates": [], "series": []}
+        bump: dict[str, list] = {"dates": [], "series": []}
         if chart_row is not None:
             cur.execute(
                 """
@@ -165,7 +165,7 @@ def chart_detail(
                 (chart_row["id"],),
             )
             latest = cur.fetchone()
-        if latest is not None:
+        if latest is not None and chart_row is not None:
             latest = dict(latest)
             cur.execute(
                 """
