@@ -80,6 +80,23 @@ def test_coverage_classifies_every_period(api_client, as_viewer, ui_environment)
     assert other[day(-1)]["status"] == "stored" and other[day(-2)]["status"] == "missing"
 
 
+def test_coverage_summary_spells_every_period_and_details_the_others(api_client, as_viewer):
+    response = api_client.get(PREFIX + "/api/coverage", params={"detail": "false"}, headers=as_viewer)
+    charts = {chart["slug"]: chart for chart in response.json()["charts"]}
+    daily = charts[ui_seed.DAILY]
+    assert daily["first_period_start"] == day(-6)
+    assert daily["statuses"] == "ssifwm"
+    # Stored periods are only letters; the others keep their cell (and the failed one its run).
+    assert [(cell["start"], cell["status"]) for cell in daily["periods"]] == [
+        (day(-4), "incomplete"),
+        (day(-3), "failed"),
+        (day(-2), "waiting"),
+        (day(-1), "missing"),
+    ]
+    assert daily["periods"][1]["run_state"] == "failed" and daily["periods"][0]["entries"] == 20
+    assert charts[ui_seed.OTHER]["statuses"] == "mmmmms"
+
+
 def test_coverage_filters_by_chart_status_and_window(api_client, as_viewer):
     response = api_client.get(
         PREFIX + "/api/coverage",

@@ -63,7 +63,15 @@ class ChartCoverage(BaseModel):
     enabled: bool
     history_start: date
     counts: dict[PeriodStatus, int]
-    periods: list[PeriodCoverage]
+    first_period_start: date | None = Field(description="Start of the first period of the window.")
+    statuses: str = Field(
+        description="Every period's status in order, one letter each: s(tored), i(ncomplete), w(aiting), "
+        "f(ailed), m(issing)."
+    )
+    periods: list[PeriodCoverage] = Field(
+        description="Detailed periods: every period (with its DAG run) when at most 5 charts are asked for "
+        "or detail=true; otherwise only the periods that are not stored."
+    )
 
 
 class CoverageResponse(BaseModel):
@@ -97,6 +105,49 @@ def _stored_rankings(db: ReadOnlyProductDatabase, slugs: list[str], start: datet
         }
 
 
+def _stored_summary(db: ReadOnlyProductDatabase, slugs: list[str], start: datetime, end: datetime) -> dict:
+    """slug -> (period starts "YYYY-MM-DD" of complete rankings, {start: incomplete ranking}).
+
+    Aggregated in the database: a year of 50 daily charts is 18,250 rankings, and turning each into a Python
+    row would cost more than the query itself.
+    """
+    with db.cursor() as cur:
+        cur.execute(
+            """
+            SELECT c.slug,
+                   string_agg(to_char(r.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD'), ',')
+                       FILTER (WHERE r.expected_entries IS NULL OR r.entry_count >= r.expected_entries)
+                       AS complete,
+                   json_agg(json_build_object(
+                       'start', to_char(r.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'id', r.id,
+                       'entries', r.entry_count, 'expected', r.expected_entries))
+                       FILTER (WHERE r.entry_count < r.expected_entries) AS incomplete
+            FROM charts c
+            JOIN rankings r ON r.chart_id = c.id
+            WHERE c.slug = ANY(%(slugs)s)
+              AND r.ranking_date >= %(start)s AND r.ranking_date < %(end)s
+            GROUP BY c.slug
+            """,
+            {"slugs": slugs, "start": start, "end": end},
+        )
+        return {
+            row["slug"]: (
+                set(row["complete"].split(",")) if row["complete"] else set(),
+                {item["start"]: item for item in row["incomplete"] or []},
+            )
+            for row in cur
+        }
+
+
+_LETTERS = {
+    PeriodStatus.STORED: "s",
+    PeriodStatus.INCOMPLETE: "i",
+    PeriodStatus.WAITING: "w",
+    PeriodStatus.FAILED: "f",
+    PeriodStatus.MISSING: "m",
+}
+
+
 def build_coverage(
     db: ReadOnlyProductDatabase,
     session,
@@ -104,42 +155,72 @@ def build_coverage(
     first_day: date,
     last_day: date,
     statuses: set[PeriodStatus] | None = None,
+    detailed: bool | None = None,
 ) -> list[dict]:
+    """Coverage of each chart. Detailed: every period is a cell with its ranking and run; otherwise only
+    the periods that are not stored are cells, and ``statuses`` spells every period's status."""
+    if detailed is None:
+        detailed = len(charts) <= RUN_LINKS_MAX_CHARTS
     now = datetime.now(UTC)
     periods = {chart.slug: complete_periods(chart, first_day, last_day, now) for chart in charts}
     all_starts = [start for chart_periods in periods.values() for start, _ in chart_periods]
     if not all_starts:
-        return [_chart_dict(chart, []) for chart in charts]
+        return [_chart_dict(chart, [], "") for chart in charts]
     window_start = min(all_starts)
     window_end = max(end for chart_periods in periods.values() for _, end in chart_periods)
-    stored = _stored_rankings(db, [chart.slug for chart in charts], window_start, window_end)
+    slugs = [chart.slug for chart in charts]
+    if detailed:
+        rows = _stored_rankings(db, slugs, window_start, window_end)
+        stored: dict = {}
+        for (slug, start), (ranking_id, entries, expected) in rows.items():
+            complete, incomplete = stored.setdefault(slug, (set(), {}))
+            item = {
+                "start": start.date().isoformat(),
+                "id": ranking_id,
+                "entries": entries,
+                "expected": expected,
+            }
+            if expected is None or entries >= expected:
+                complete.add(item["start"])
+            else:
+                incomplete[item["start"]] = item
+        details = {
+            (slug, start.date().isoformat()): (ranking_id, entries, expected)
+            for (slug, start), (ranking_id, entries, expected) in rows.items()
+        }
+    else:
+        stored = _stored_summary(db, slugs, window_start, window_end)
+        details = {}
     runs = runs_by_period(
-        session,
-        [chart.dag_id for chart in charts],
-        window_start,
-        window_end,
-        successful=len(charts) <= RUN_LINKS_MAX_CHARTS,
+        session, [chart.dag_id for chart in charts], window_start, window_end, successful=detailed
     )
     result = []
     for chart in charts:
+        complete, incomplete = stored.get(chart.slug, (set(), {}))
         cells = []
+        letters = []
         for start, end in periods[chart.slug]:
-            ranking = stored.get((chart.slug, start))
+            key = start.date().isoformat()
             run = runs.get((chart.dag_id, start))
-            if ranking is not None:
-                complete = ranking[2] is None or ranking[1] >= ranking[2]
-                state = PeriodStatus.STORED if complete else PeriodStatus.INCOMPLETE
+            if key in complete:
+                state = PeriodStatus.STORED
+            elif key in incomplete:
+                state = PeriodStatus.INCOMPLETE
             elif run is not None and run.state in ACTIVE_STATES:
                 state = PeriodStatus.WAITING
             elif run is not None and run.state == "failed":
                 state = PeriodStatus.FAILED
             else:
                 state = PeriodStatus.MISSING
-            if statuses and state not in statuses:
+            letters.append(_LETTERS[state])
+            if (statuses and state not in statuses) or (state is PeriodStatus.STORED and not detailed):
                 continue
+            ranking = details.get((chart.slug, key))
+            if ranking is None and key in incomplete:
+                ranking = (incomplete[key]["id"], incomplete[key]["entries"], incomplete[key]["expected"])
             cells.append(
                 {
-                    "start": start.date().isoformat(),
+                    "start": key,
                     "end": end.date().isoformat(),
                     "status": state.value,
                     "ranking_id": ranking[0] if ranking else None,
@@ -149,14 +230,13 @@ def build_coverage(
                     "run_state": run.state if run else None,
                 }
             )
-        result.append(_chart_dict(chart, cells))
+        first = periods[chart.slug][0][0].date().isoformat() if periods[chart.slug] else None
+        result.append(_chart_dict(chart, cells, "".join(letters), first))
     return result
 
 
-def _chart_dict(chart: ChartConfig, cells: list[dict]) -> dict:
-    counts = {state.value: 0 for state in PeriodStatus}
-    for cell in cells:
-        counts[cell["status"]] += 1
+def _chart_dict(chart: ChartConfig, cells: list[dict], letters: str, first_start: str | None = None) -> dict:
+    counts = {state.value: letters.count(letter) for state, letter in _LETTERS.items()}
     return {
         "slug": chart.slug,
         "dag_id": chart.dag_id,
@@ -166,6 +246,8 @@ def _chart_dict(chart: ChartConfig, cells: list[dict]) -> dict:
         "enabled": chart.enabled,
         "history_start": chart.history_start.isoformat(),
         "counts": counts,
+        "first_period_start": first_start,
+        "statuses": letters,
         "periods": cells,
     }
 
@@ -201,6 +283,9 @@ def coverage(
         date | None, Query(alias="from", description="First day (default: a year ago).")
     ] = None,
     last_day: Annotated[date | None, Query(alias="to", description="Last day (default: today).")] = None,
+    detail: Annotated[
+        bool | None, Query(description="Every period with its run (default: when at most 5 charts).")
+    ] = None,
 ) -> Response:
     first, last = resolve_window(first_day, last_day)
     charts = list(configured_charts())

@@ -43,9 +43,15 @@ function query() {
   };
 }
 
+function apiQuery() {
+  // The heatmap filters statuses itself (it needs every period to place the others); the DAG tab asks.
+  const q = query();
+  return singleChart ? q : { ...q, status: [] };
+}
+
 async function load() {
   try {
-    const data = await MC.getJSON("/coverage", query());
+    const data = await MC.getJSON("/coverage", apiQuery());
     lastData = data;
     if (!form.elements.from.value) form.elements.from.value = data.first_day;
     if (!form.elements.to.value) form.elements.to.value = data.last_day;
@@ -79,9 +85,11 @@ function renderAll(data) {
   const dayIndex = new Map(days.map((day, i) => [day, i]));
   const charts = data.charts.map((chart) => chart.slug).reverse();
   const points = [];
+  const shown = new Set(query().status.length ? query().status : STATUSES);
   data.charts.forEach((chart) => {
     const y = charts.indexOf(chart.slug);
-    for (const cell of chart.periods) {
+    for (const cell of expandPeriods(chart)) {
+      if (!shown.has(cell.status)) continue;
       for (const day of dayRange(cell.start, addDays(cell.end, -1))) {
         if (dayIndex.has(day)) points.push([dayIndex.get(day), y, STATUSES.indexOf(cell.status), chart.slug, cell]);
       }
@@ -114,6 +122,29 @@ function renderAll(data) {
     series: [{ type: "heatmap", data: points, progressive: 0, emphasis: { itemStyle: { borderColor: theme.textStyle.color, borderWidth: 1 } } }],
   }, true);
   renderSummary(data);
+}
+
+const LETTER_STATUS = { s: "stored", i: "incomplete", w: "waiting", f: "failed", m: "missing" };
+
+function nextPeriodStart(start, frequency) {
+  if (frequency === "daily") return addDays(start, 1);
+  if (frequency === "weekly") return addDays(start, 7);
+  const d = new Date(start + "T00:00:00Z");
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+// Every period of a chart: the status letters cover all of them, the detailed cells the ones not stored.
+function expandPeriods(chart) {
+  const detailed = new Map(chart.periods.map((cell) => [cell.start, cell]));
+  const cells = [];
+  let start = chart.first_period_start;
+  for (const letter of chart.statuses) {
+    const end = nextPeriodStart(start, chart.frequency);
+    cells.push(detailed.get(start) || { start, end, status: LETTER_STATUS[letter], run_id: null, entries: null });
+    start = end;
+  }
+  return cells;
 }
 
 function addDays(day, n) {
