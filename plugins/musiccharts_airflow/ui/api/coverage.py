@@ -197,12 +197,17 @@ def build_coverage(
     result = []
     for chart in charts:
         complete, incomplete = stored.get(chart.slug, (set(), {}))
+        chart_periods = periods[chart.slug]
+        keys = [start.date().isoformat() for start, _ in chart_periods]
+        # Most periods are stored: one set lookup each; only the others are looked at one by one.
+        letters = ["s" if key in complete else "" for key in keys]
         cells = []
-        letters = []
-        for start, end in periods[chart.slug]:
-            key = start.date().isoformat()
+        for index, key in enumerate(keys):
+            if letters[index] and not detailed:
+                continue
+            start, end = chart_periods[index]
             run = runs.get((chart.dag_id, start))
-            if key in complete:
+            if letters[index]:
                 state = PeriodStatus.STORED
             elif key in incomplete:
                 state = PeriodStatus.INCOMPLETE
@@ -212,8 +217,8 @@ def build_coverage(
                 state = PeriodStatus.FAILED
             else:
                 state = PeriodStatus.MISSING
-            letters.append(_LETTERS[state])
-            if (statuses and state not in statuses) or (state is PeriodStatus.STORED and not detailed):
+            letters[index] = _LETTERS[state]
+            if statuses and state not in statuses:
                 continue
             ranking = details.get((chart.slug, key))
             if ranking is None and key in incomplete:
@@ -230,8 +235,7 @@ def build_coverage(
                     "run_state": run.state if run else None,
                 }
             )
-        first = periods[chart.slug][0][0].date().isoformat() if periods[chart.slug] else None
-        result.append(_chart_dict(chart, cells, "".join(letters), first))
+        result.append(_chart_dict(chart, cells, "".join(letters), keys[0] if keys else None))
     return result
 
 
