@@ -6,8 +6,9 @@ Builds (once; reused by later runs unless ``--rebuild``) two databases on the se
 the local Postgres, 127.0.0.1:5432 user postgres): a product database holding one year of 50 daily charts
 (18,250 rankings, 3.65M ranking entries, 18,200 exits, 20,000 tracks, 5,000 artists), 1M track audience
 points and 182,500 artist audience points, and an Airflow metadata database with one DAG run per chart
-period. Then it serves requests through Airflow's own api-server app (``create_app``, the MusicCharts plugin mounted, a real token checked
-by the auth manager) and measures each endpoint ``--requests`` times after a warm-up.
+period. Then it serves requests through Airflow's own api-server app (``create_app``, the MusicCharts
+plugin mounted, a real token checked by the auth manager) and measures each endpoint ``--requests`` times
+after a warm-up.
 
 Prints, per endpoint, the median and p95 in ms and the p95 as a ratio of the p95 of Airflow's own
 ``GET /api/v2/version`` measured in the same run (what any request through the same stack costs). Every SQL
