@@ -169,7 +169,7 @@ def test_coverage_page_draws_the_heatmap(api_server, page_for, color_scheme):
     daily = page.locator("#summary tbody tr", has_text=ui_seed.DAILY)
     # stored, incomplete, waiting, failed, missing
     assert daily.locator("td.num").all_inner_texts() == ["2", "1", "1", "1", "1"]
-    assert page.locator("#heatmap canvas").count() == 1
+    assert page.locator("#heatmap canvas").count() >= 1
     assert page.evaluate("document.documentElement.classList.contains('dark')") == (color_scheme == "dark")
     screenshot(page, f"coverage-{color_scheme}")
     assert page.console_errors == []
@@ -191,7 +191,7 @@ def test_chart_page_shows_ranking_movements_and_bump_chart(api_server, page_for,
     assert ranking.count() == 20
     assert ranking.nth(0).inner_text().split("\t")[:4] == ["1", "▲ 1", "2", "Song 1"]
     assert page.locator("#exits tbody tr").count() == 5
-    assert page.locator("#bump canvas").count() == 1
+    assert page.locator("#bump canvas").count() >= 1
     assert "Incomplete: 20 of 25" in page.inner_text("body")
     screenshot(page, f"chart-{color_scheme}")
     assert page.console_errors == []
@@ -201,8 +201,8 @@ def test_track_page_shows_audience_and_chart_history(api_server, page_for):
     page = page_for()
     open_plugin_page(page, api_server["url"], f"track?uuid={ui_seed.track_uuid(1)}")
     assert page.inner_text("#title") == "Song 1 (track)"
-    assert page.locator("#audience canvas").count() == 1
-    assert page.locator("#history canvas").count() == 1
+    assert page.locator("#audience canvas").count() >= 1
+    assert page.locator("#history canvas").count() >= 1
     assert "QZ0000000001" in page.inner_text("#metadata")
     screenshot(page, "track-light")
     page.fill("input[name=q]", "Artist 2")
