@@ -79,13 +79,12 @@ def platforms(kind: EntityKind) -> tuple[str, ...]:
 
 def select_audience(kind: EntityKind, params: Mapping[str, Any]) -> list[str]:
     """Entities missing at least one platform up to ``until``."""
-    import psycopg
-
     from musiccharts.catalog.audience import resolve_until
     from musiccharts.catalog.select import select_audience_entities
+    from musiccharts.db.connection import product_db_session
     from musiccharts_airflow.product_db import product_dsn
 
-    with psycopg.connect(product_dsn()) as conn:
+    with product_db_session(product_dsn()) as conn:
         return select_audience_entities(
             conn,
             kind,

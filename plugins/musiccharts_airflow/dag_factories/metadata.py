@@ -23,6 +23,25 @@ if TYPE_CHECKING:
     from musiccharts.catalog.config import MetadataConfig
 
 
+#: Airflow Variables (airflow_settings.yaml) that override catalog.yaml per deployment, read at run time;
+#: a run's ``staleness_days`` Param overrides both. Unset or empty = catalog.yaml.
+STALENESS_VARIABLE = "metadata_staleness_days"
+FAILURE_THRESHOLD_VARIABLE = "metadata_batch_failure_threshold"
+
+
+def _with_variable_overrides(config: MetadataConfig) -> MetadataConfig:
+    from airflow.sdk import Variable
+
+    overrides: dict[str, Any] = {}
+    staleness = Variable.get(STALENESS_VARIABLE, default=None)
+    if staleness not in (None, ""):
+        overrides["staleness_days"] = int(staleness)
+    threshold = Variable.get(FAILURE_THRESHOLD_VARIABLE, default=None)
+    if threshold not in (None, ""):
+        overrides["failure_threshold"] = float(threshold)
+    return config.model_copy(update=overrides) if overrides else config
+
+
 def build_metadata_dag(
     *,
     entity: Literal["track", "artist"],
@@ -36,7 +55,7 @@ def build_metadata_dag(
     def config() -> MetadataConfig:
         from musiccharts.catalog.config import load_catalog_config
 
-        return getattr(load_catalog_config(), f"{entity}_metadata")
+        return _with_variable_overrides(getattr(load_catalog_config(), f"{entity}_metadata"))
 
     def limits() -> BatchLimits:
         return BatchLimits(batch_size=config().endpoint_max, max_batches=config().max_batches)
