@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         if conn.execute("SELECT NOT EXISTS (SELECT FROM artist_audience)").fetchone()[0]:
             conn.execute(
                 """
-                INSERT INTO artist_audience (artist_id, platform, identifier, date, value)
+                INSERT INTO artist_audience (artist_id, platform, identifier, date, follower_count)
                 SELECT a, 'spotify', '', d::date, 5000 * a + (d::date - %(first)s::date) * 7
                 FROM generate_series(1, %(artists)s) a,
                      generate_series(%(first)s::timestamptz, %(last)s::timestamptz, interval '1 day') d

@@ -192,6 +192,7 @@ def test_track_detail_has_audience_and_chart_history(api_client, as_viewer):
     series = {s["platform"]: s for s in body["audience"]}
     assert set(series) == {"spotify", "youtube"}
     assert series["spotify"]["values"] == [1000 + 10 * i for i in range(10)]
+    assert series["spotify"]["metric"] == "value"
     history = [(point["chart_slug"], point["position"]) for point in body["chart_history"]]
     assert history == [(ui_seed.DAILY, 1), (ui_seed.DAILY, 2), (ui_seed.DAILY, 1)]
 
@@ -207,6 +208,10 @@ def test_track_parts_of_unreadable_dags_are_hidden(api_client, as_charts_viewer)
 def test_artist_detail_and_search(api_client, as_viewer):
     body = api_client.get(PREFIX + f"/api/artists/{ui_seed.artist_uuid(3)}", headers=as_viewer).json()
     assert body["name"] == "Artist 3" and [t["name"] for t in body["tracks"]] == ["Song 3"]
+    # One series per metric the platform served (likes were not served: no series).
+    [series] = body["audience"]
+    assert (series["platform"], series["metric"]) == ("instagram", "follower_count")
+    assert series["values"] == [505, 504, 503, 502, 501]
     found = api_client.get(PREFIX + "/api/search", params={"q": "song 1"}, headers=as_viewer).json()
     assert {row["name"] for row in found} == {"Song 1", *{f"Song {n}" for n in range(10, 20)}}
     assert api_client.get(PREFIX + "/api/search", params={"q": "x"}, headers=as_viewer).status_code == 422

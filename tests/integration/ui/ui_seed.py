@@ -156,6 +156,12 @@ def seed_product_db(dsn: str) -> dict[str, int]:
                     " VALUES (%s, %s, 'main', %s, %s)",
                     (track_ids[0], platform, today() - timedelta(days=day), base + 10 * (10 - day)),
                 )
+        for day in range(5, 0, -1):
+            cur.execute(
+                "INSERT INTO artist_audience (artist_id, platform, identifier, date, follower_count, like_count)"
+                " SELECT id, 'instagram', '', %s, %s, NULL FROM artists WHERE uuid = %s",
+                (today() - timedelta(days=day), 500 + day, artist_uuid(3)),
+            )
     return ids
 
 

@@ -31,6 +31,7 @@ UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 class AudienceSeries(BaseModel):
     platform: str
     identifier: str
+    metric: str = Field(description="streams/plays for tracks; follower_count, like_count, ... for artists")
     dates: list[date]
     values: list[int]
 
@@ -73,15 +74,30 @@ class SearchResult(BaseModel):
     detail: str | None
 
 
-def _series(rows) -> list[dict]:
-    grouped: dict[tuple[str, str], dict] = {}
+#: Artist audience metrics, one column each (a platform serves some of them; the others are NULL).
+ARTIST_METRICS = ("follower_count", "like_count", "following_count", "post_count", "view_count")
+
+
+def _series(rows, metrics: tuple[str, ...] = ("value",)) -> list[dict]:
+    """One series per (platform, identifier, metric), leaving out the dates a metric was not served."""
+    grouped: dict[tuple[str, str, str], dict] = {}
     for row in rows:
-        key = (row["platform"], row["identifier"])
-        series = grouped.setdefault(
-            key, {"platform": row["platform"], "identifier": row["identifier"], "dates": [], "values": []}
-        )
-        series["dates"].append(row["date"])
-        series["values"].append(row["value"])
+        for metric in metrics:
+            if row[metric] is None:
+                continue
+            key = (row["platform"], row["identifier"], metric)
+            series = grouped.setdefault(
+                key,
+                {
+                    "platform": row["platform"],
+                    "identifier": row["identifier"],
+                    "metric": metric,
+                    "dates": [],
+                    "values": [],
+                },
+            )
+            series["dates"].append(row["date"])
+            series["values"].append(row[metric])
     return list(grouped.values())
 
 
@@ -200,13 +216,13 @@ def artist_detail(
         audience = None
         if AUDIENCE_DAG in readable:
             cur.execute(
-                """
-                SELECT platform, identifier, date, value FROM artist_audience
+                f"""
+                SELECT platform, identifier, date, {", ".join(ARTIST_METRICS)} FROM artist_audience
                 WHERE artist_id = %s AND date >= %s ORDER BY platform, identifier, date
                 """,
                 (artist["id"], _window(days)),
             )
-            audience = _series(cur)
+            audience = _series(cur, ARTIST_METRICS)
         else:
             hidden.append("audience")
     metadata = None

@@ -46,7 +46,8 @@ function drawAudience(node, audience) {
     xAxis: { type: "time", axisLabel: { color: theme.axisColor } },
     yAxis: { type: "value", scale: true, axisLabel: { color: theme.axisColor }, splitLine: { lineStyle: { color: theme.gridColor } } },
     series: audience.map((s) => ({
-      name: s.identifier ? `${s.platform} (${s.identifier})` : s.platform, type: "line", showSymbol: false,
+      name: `${s.platform}${s.identifier ? " (" + s.identifier + ")" : ""}${s.metric === "value" ? "" : " " + s.metric.replace("_count", "s")}`,
+      type: "line", showSymbol: false,
       data: s.dates.map((d, i) => [d, s.values[i]]),
     })),
   });
