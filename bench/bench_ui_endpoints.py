@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         build_metadata_db(env)
         insert_dag_runs()
         print(f"  built Airflow metadata + {CHARTS * DAYS} DAG runs in {time.perf_counter() - started:.1f} s")
+    from musiccharts.db.migrate import upgrade
+
+    upgrade(product_dsn)  # a database kept from an earlier run gets the migrations added since
     with psycopg.connect(product_dsn) as conn:
         if conn.execute("SELECT NOT EXISTS (SELECT FROM artist_audience)").fetchone()[0]:
             conn.execute(
