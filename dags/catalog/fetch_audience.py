@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
+from musiccharts_airflow.assets import AUDIENCE_UPDATED_ASSET
 from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
 from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
 from musiccharts_airflow.params import uuid_list_param
@@ -50,7 +51,8 @@ yesterday, so one run replaces any number of missed ones; replaying missed days 
 
 ### Upstream / Downstream
 Upstream: tracks and artists stored by the chart and metadata DAGs; Soundcharts (`soundcharts_default`,
-pool `{SOUNDCHARTS_POOL}`). Downstream: analytics DAGs read `track_audience` / `artist_audience`.
+pool `{SOUNDCHARTS_POOL}`). Downstream: Asset `audience_updated` → fraud detection; analytics DAGs read
+`track_audience` / `artist_audience`.
 
 ### Troubleshooting
 - A failed batch instance ("tracks 1-25 of 1,200") can be cleared on its own; loads are idempotent.
@@ -149,4 +151,8 @@ with DAG(
         )
         for kind in ENTITY_KINDS
     ]
-    summarise_batches(*batches, failure_threshold=lambda: audience_config().failure_threshold)
+    summarise_batches(
+        *batches,
+        failure_threshold=lambda: audience_config().failure_threshold,
+        outlets=[AUDIENCE_UPDATED_ASSET],
+    )

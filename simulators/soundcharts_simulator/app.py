@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from soundcharts_simulator.analytics_endpoints import endpoints as analytics_endpoints
 from soundcharts_simulator.catalogue import (
     ARTIST_AUDIENCE_PLATFORMS,
     PLATFORM_NAMES,
@@ -325,6 +326,7 @@ ENDPOINTS: list[tuple[str, re.Pattern[str], Handler]] = [
     ("artist", re.compile(rf"^{_VERSION}/artist/(?P<uuids>[^/,]+)$"), _artist),
     ("usage", re.compile(rf"^{_VERSION}/team/usage$"), _usage),
 ]
+ENDPOINTS += analytics_endpoints(_VERSION)  # artist streaming audience (monthly listeners)
 #: Endpoints that cost no quota and are not rate limited (Soundcharts documents usage as free).
 FREE_ENDPOINTS = frozenset({"usage"})
 

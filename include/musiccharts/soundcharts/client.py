@@ -665,3 +665,26 @@ class SoundchartsClient:
         raise SoundchartsRequestError(
             f"Soundcharts rejected {path} with HTTP {status}: {message}", endpoint=path, status=status
         )
+
+    # --- analytics additions -------------------------------------------------------------------------------
+
+    def get_artist_streaming_audience(
+        self, uuid: str, platform: str, start: date, end: date
+    ) -> list[models.ArtistStreamingPoint]:
+        """Streaming audience of an artist (e.g. Spotify monthly listeners), newest first, every page.
+
+        ``/api/v2/artist/{uuid}/streaming/{platform}``, asked in windows of at most 90 days like the other
+        audience endpoints; a date served twice (window edges) is kept once.
+        """
+        path = f"/api/v2/artist/{quote(uuid, safe='')}/streaming/{quote(platform, safe='')}"
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        points: dict[datetime, models.ArtistStreamingPoint] = {}
+        for window in split_windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window.start.isoformat(), "endDate": window.end.isoformat()}
+            for page in self._pages(
+                models.ArtistStreamingPage, "artist_streaming", path, params, resource=("artist", uuid)
+            ):
+                for point in page.items:
+                    points.setdefault(point.date, point)
+        return sorted(points.values(), key=lambda point: point.date, reverse=True)

@@ -17,18 +17,25 @@ from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-SCRATCH_DB = "mc_test_product_migrations"
+# Per process: test sessions of several worktrees share one server and would drop each other's database.
+SCRATCH_DB = f"mc_test_product_migrations_{os.getpid()}"
 
 EXPECTED_TABLES = [
+    "artist_airplay",
     "artist_audience",
     "artists",
+    "audience_fraud_flags",
     "chart_exits",
+    "chart_health",
     "chart_ranking_date_scans",
     "chart_ranking_dates",
+    "chart_trend_entries",
+    "chart_trend_rankings",
     "charts",
     "genres",
     "health_check_results",
     "health_incidents",
+    "performance_reports",
     "platforms",
     "ranking_entries",
     "rankings",
