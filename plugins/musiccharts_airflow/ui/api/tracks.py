@@ -75,7 +75,14 @@ class SearchResult(BaseModel):
 
 
 #: Artist audience metrics, one column each (a platform serves some of them; the others are NULL).
-ARTIST_METRICS = ("follower_count", "like_count", "following_count", "post_count", "view_count")
+ARTIST_METRICS = (
+    "follower_count",
+    "like_count",
+    "following_count",
+    "post_count",
+    "view_count",
+    "listener_count",
+)
 
 
 def _series(rows, metrics: tuple[str, ...] = ("value",)) -> list[dict]:
