@@ -209,7 +209,7 @@ def test_track_page_shows_audience_and_chart_history(api_server, page_for):
     page.click("#search button")
     page.wait_for_selector("#search-results li")
     page.click("#search-results a >> text=Artist 2")
-    page.wait_for_selector("body[data-loaded=true] #audience, body[data-loaded=true] #metadata")
+    page.wait_for_function("document.getElementById('title').textContent === 'Artist 2 (artist)'")
     assert page.inner_text("#title") == "Artist 2 (artist)"
     assert page.console_errors == []
 

@@ -305,7 +305,7 @@ def coverage(
         "last_day": last.isoformat(),
         "generated_at": datetime.now(UTC).isoformat(),
         "charts": build_coverage(
-            db, session, visible, first, last, set(period_status) if period_status else None
+            db, session, visible, first, last, set(period_status) if period_status else None, detail
         ),
         "hidden_charts": len(charts) - len(visible),
     }
