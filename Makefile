@@ -12,7 +12,8 @@ LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --ex
 export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins:$(CURDIR)/simulators:$(CURDIR)/stack
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help install run lock lock-check lint fix test test-fast bench clean-data pg-client backup restore
+.PHONY: help install run lock lock-check lint fix test test-fast bench clean-data pg-client backup restore \
+	browser-deps ui-vendor
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -48,10 +49,30 @@ fix: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install lock-check lint pg-client ## Lint, then the whole test suite (unit, integration, e2e) on real Postgres/Redis
+# The UI plugin's pages are tested in headless Chromium: Debian's package, never a browser download.
+CHROMIUM := /usr/bin/chromium
+browser-deps: ## Install Debian's chromium for the headless UI tests (apt-get, only when missing)
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the UI tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is still missing after apt-get"; exit 1; }
+
+# The charting library of the UI plugin, bundled with it (the UI must work offline): taken from the npm
+# registry's echarts package at this version and checked against the hash of its dist/echarts.min.js.
+ECHARTS_VERSION := 6.1.0
+ECHARTS_SHA256 := b66b25aeb4df84e33199dc21694014d336d222cbd9deb0e5a7c14bd6aa0d0fd0
+ECHARTS_DIR := plugins/musiccharts_airflow/ui/static/vendor/echarts
+ui-vendor: ## Re-fetch the UI plugin's charting library (npm pack echarts) and verify its hash
+	@tmp=$$(mktemp -d) && trap 'rm -rf '$$tmp EXIT && \
+		(cd $$tmp && npm pack --silent echarts@$(ECHARTS_VERSION) >/dev/null && \
+		 tar xzf echarts-$(ECHARTS_VERSION).tgz package/dist/echarts.min.js package/LICENSE package/NOTICE) && \
+		echo "$(ECHARTS_SHA256)  $$tmp/package/dist/echarts.min.js" | sha256sum --check --quiet && \
+		mkdir -p $(ECHARTS_DIR) && cp $$tmp/package/dist/echarts.min.js $$tmp/package/LICENSE \
+		$$tmp/package/NOTICE $(ECHARTS_DIR)/ && echo "echarts $(ECHARTS_VERSION) -> $(ECHARTS_DIR)"
+
+test: install lock-check lint pg-client browser-deps ## Lint, then the whole test suite (unit, integration, e2e) on real Postgres/Redis
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-test-fast: install pg-client ## The suite without the end-to-end (Celery) tests
+test-fast: install pg-client browser-deps ## The suite without the end-to-end (Celery) tests
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 
 bench: install ## Run every benchmark (prints ratios against in-run baselines)
