@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from services import PostgresServer, locate_postgres, locate_redis  # noqa: E402
 
-pytest_plugins = ["soundcharts_simulator.pytest_plugin"]
+pytest_plugins = ["soundcharts_simulator.pytest_plugin", "acrcloud_simulator.pytest_plugin"]
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="musiccharts-test-airflow-"))
 _PG = locate_postgres()
