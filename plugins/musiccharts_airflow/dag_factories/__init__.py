@@ -1,0 +1,1 @@
+"""DAG factories: one module per DAG family; DAG files stay thin and call them."""
