@@ -1,4 +1,4 @@
-"""Analyse uploaded songs with ACRCloud: upload, deferred wait for the scan, identify, matches, risk report."""
+"""Analyse uploaded songs with ACRCloud: upload, deferred wait for the scan, identify, matches, risk."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ _TOKEN_CACHE_SECONDS = 60.0
 
 
 class _Settings:
-    """Token and product DSN, read from Airflow connections and cached briefly (rotations apply within 60 s)."""
+    """Token and product DSN from Airflow connections, cached briefly (a rotation applies within 60 s)."""
 
     def __init__(self, acrcloud_conn_id: str, product_conn_id: str) -> None:
         self.acrcloud_conn_id = acrcloud_conn_id
@@ -68,7 +68,9 @@ def _record(dsn: str, **kwargs: Any):
         return record_callback(conn, **kwargs)
 
 
-def create_callback_app(acrcloud_conn_id: str = "acrcloud_default", product_conn_id: str = "musiccharts_db") -> FastAPI:
+def create_callback_app(
+    acrcloud_conn_id: str = "acrcloud_default", product_conn_id: str = "musiccharts_db"
+) -> FastAPI:
     app = FastAPI(title="MusicCharts ACRCloud callback", docs_url=None, redoc_url=None, openapi_url=None)
     settings = _Settings(acrcloud_conn_id, product_conn_id)
 

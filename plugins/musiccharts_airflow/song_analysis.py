@@ -46,7 +46,7 @@ _SCAN_STATE_TEXT = {-1: "no results", -2: "the file could not be decoded", -3: "
 
 
 class SongAnalysisFailed(AirflowFailException):
-    """This song cannot be analysed as it is (bad file, ACRCloud scan error, no result before the deadline)."""
+    """This song cannot be analysed as it is (bad file, scan error, no result before the deadline)."""
 
 
 def _dsn() -> str:
@@ -90,7 +90,7 @@ def collect_songs(
 
 
 def mark_song_failed_on_task_failure(context: dict[str, Any]) -> None:
-    """Failure callback: the song of a failed task instance is ``failed`` with the error, never left processing."""
+    """Failure callback: a failed task's song becomes ``failed`` with the error, never left processing."""
     try:
         from musiccharts.analysis.store import fail_song
         from musiccharts.db.connection import connect
@@ -236,7 +236,7 @@ class AnalyzeSongOperator(BaseOperator):
                 max_poll_seconds=scan.max_poll_seconds,
             ),
             method_name="execute_complete",
-            # Deferrals ignore execution_timeout: the trigger's own deadline fires first, this is the backstop.
+            # Deferrals ignore execution_timeout: the trigger's deadline fires first; this is the backstop.
             timeout=timedelta(seconds=scan.deadline_seconds + 120),
         )
 
@@ -354,7 +354,8 @@ def report_batch(songs: Sequence[dict[str, Any]], deliver: Any) -> dict[str, Any
                     lines.extend(f"    * {advice}" for advice in row["recommendations"] or [])
                 else:
                     lines.append(
-                        f"- [{row['status'].upper()}] {row['title']} by {row['artist']}: {row['failure_reason']}"
+                        f"- [{row['status'].upper()}] {row['title']} by {row['artist']}:"
+                        f" {row['failure_reason']}"
                     )
             critical = sum(1 for row in pending if row["risk_level"] == "critical")
             subject = f"Song analysis: {len(pending)} song(s), {critical} critical"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import uvicorn
 
@@ -21,7 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bearer-token", default="acrcloud-token", help="Console API token")
     parser.add_argument("--container-id", type=int, default=26685)
     parser.add_argument("--scan-delay", type=float, default=5.0, help="seconds from upload to scan result")
-    parser.add_argument("--callback-url", default=None, help="the container's callback_url")
+    parser.add_argument(
+        "--callback-url",
+        default=os.environ.get("ACRCLOUD_SIMULATOR_CALLBACK_URL"),
+        help="the container's callback_url (default: env ACRCLOUD_SIMULATOR_CALLBACK_URL)",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(

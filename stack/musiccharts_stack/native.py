@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import subprocess
 import sys
@@ -79,6 +80,8 @@ class NativeStack:
     worker_concurrency: int = 4
     simulator_port: int | None = 8765
     simulator_args: list[str] = field(default_factory=list)
+    #: The ACRCloud simulator runs whenever the Soundcharts one does (None: never).
+    acrcloud_simulator_port: int | None = 8766
     airflow_db: str = "airflow"
     product_db: str = "musiccharts"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -122,6 +125,7 @@ class NativeStack:
         }
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
+        env.update(self._acrcloud_simulator_environment())
         if self.broker_url and "MUSICCHARTS_RATE_LIMIT_REDIS_URL" not in env:
             # The limiter shares the broker's Redis server, in its own logical database.
             env["MUSICCHARTS_RATE_LIMIT_REDIS_URL"] = self.broker_url.rsplit("/", 1)[0] + "/1"
@@ -160,6 +164,30 @@ class NativeStack:
         command += ["--port", str(self.simulator_port), *self.simulator_args]
         self.group.start(
             ManagedProcess("soundcharts-simulator", command, self.logs / "simulator.log", self.environment())
+        )
+        self.start_acrcloud_simulator()
+
+    def _acrcloud_simulator_environment(self) -> dict[str, str]:
+        if not (self.simulator_port and self.acrcloud_simulator_port):
+            return {}
+        base = f"http://127.0.0.1:{self.acrcloud_simulator_port}"
+        token = os.environ.get("ACRCLOUD_CALLBACK_TOKEN") or "local-simulator-callback"
+        return {
+            "ACRCLOUD_BASE_URL": base,
+            "ACRCLOUD_IDENTIFY_URL": base,
+            # The simulated container calls back the api-server's plugin route, as ACRCloud would.
+            "ACRCLOUD_SIMULATOR_CALLBACK_URL": f"{self.api_url}/acrcloud/callback/{token}",
+        }
+
+    def start_acrcloud_simulator(self) -> None:
+        if not (self.simulator_port and self.acrcloud_simulator_port):
+            return
+        command = [sys.executable, "-m", "acrcloud_simulator", "--host", "127.0.0.1"]
+        command += ["--port", str(self.acrcloud_simulator_port)]
+        self.group.start(
+            ManagedProcess(
+                "acrcloud-simulator", command, self.logs / "acrcloud-simulator.log", self.environment()
+            )
         )
 
     def start_airflow(self) -> None:

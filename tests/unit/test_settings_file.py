@@ -33,7 +33,12 @@ def test_repository_file_parses_with_simulator_defaults():
     settings = load_settings(SETTINGS_FILE, environ={})
 
     connections = {c.conn_id: c for c in settings.connections}
-    assert set(connections) == {"soundcharts_default", "acrcloud_default", "musiccharts_db"}
+    assert set(connections) == {
+        "soundcharts_default",
+        "acrcloud_default",
+        "acrcloud_identify",
+        "musiccharts_db",
+    }
     soundcharts = connections["soundcharts_default"].airflow_fields()
     assert soundcharts["conn_type"] == "http"
     assert soundcharts["host"] == "http://127.0.0.1:8765"

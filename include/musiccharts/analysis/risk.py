@@ -162,7 +162,8 @@ def assess_risk(
         )
     if match_type == "similar":
         recommendations.append(
-            f"Review by ear: {len(similar)} partial match(es), best {_describe(evidence[0], track_of(evidence[0]))}."
+            f"Review by ear: {len(similar)} partial match(es),"
+            f" best {_describe(evidence[0], track_of(evidence[0]))}."
         )
     if match_type == "no_match" and not critical:
         recommendations.append(
@@ -182,7 +183,7 @@ def assess_risk(
     if ai is not None:
         summary_parts.append(
             f"AI detection: {ai.prediction}"
-            + (f" ({ai.ai_probability:g}%)" if ai.ai_probability is not None else "")
+            + (f" (AI probability {ai.ai_probability:g}%)" if ai.ai_probability is not None else "")
             + (f", likely {ai.likely_source}" if ai.likely_source else "")
         )
     summary = f"{match_type} / {risk}: " + "; ".join(summary_parts) + "."

@@ -172,7 +172,8 @@ def start_analysis(conn: psycopg.Connection, song: SongRow, dag_run_id: str | No
         VALUES (%s, %s, %s)
         ON CONFLICT (song_id) DO UPDATE SET
             dag_run_id = coalesce(EXCLUDED.dag_run_id, song_analyses.dag_run_id),
-            status = CASE WHEN song_analyses.status = 'failed' THEN 'processing' ELSE song_analyses.status END,
+            status = CASE WHEN song_analyses.status = 'failed' THEN 'processing'
+                          ELSE song_analyses.status END,
             failure_reason = CASE WHEN song_analyses.status = 'failed' THEN NULL
                                   ELSE song_analyses.failure_reason END
         WHERE song_analyses.status = 'failed' OR song_analyses.dag_run_id IS DISTINCT FROM EXCLUDED.dag_run_id
@@ -285,7 +286,8 @@ def record_callback(
                 outcome = CallbackOutcome("accepted", 200, song_id)
     conn.execute(
         """
-        INSERT INTO acrcloud_callbacks (file_id, state, outcome, http_status, source_ip, user_agent, payload, error)
+        INSERT INTO acrcloud_callbacks
+            (file_id, state, outcome, http_status, source_ip, user_agent, payload, error)
         VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
         """,
         (
@@ -384,7 +386,8 @@ def store_matches(conn: psycopg.Connection, analysis_id: int, matches: Iterable[
             """
             DELETE FROM analysis_matches AS m
             WHERE m.analysis_id = %s AND NOT EXISTS (
-                SELECT 1 FROM unnest(%s::text[], %s::text[], %s::numeric[]) AS k(match_type, match_key, offset_seconds)
+                SELECT 1
+                FROM unnest(%s::text[], %s::text[], %s::numeric[]) AS k(match_type, match_key, offset_seconds)
                 WHERE k.match_type = m.match_type AND k.match_key = m.match_key
                   AND k.offset_seconds = m.offset_seconds
             )
@@ -444,12 +447,16 @@ def store_ai_detection(conn: psycopg.Connection, analysis_id: int, ai: AiDetecti
         VALUES (%s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (analysis_id) DO UPDATE SET prediction = EXCLUDED.prediction,
             ai_probability = EXCLUDED.ai_probability, likely_source = EXCLUDED.likely_source,
-            source_probabilities = EXCLUDED.source_probabilities, model_id = EXCLUDED.model_id, raw = EXCLUDED.raw
+            source_probabilities = EXCLUDED.source_probabilities, model_id = EXCLUDED.model_id,
+            raw = EXCLUDED.raw
         WHERE {changed}
-        """.replace("{changed}", _changed(
-            "analysis_ai_detections",
-            ("prediction", "ai_probability", "likely_source", "source_probabilities", "model_id", "raw"),
-        )),
+        """.replace(
+            "{changed}",
+            _changed(
+                "analysis_ai_detections",
+                ("prediction", "ai_probability", "likely_source", "source_probabilities", "model_id", "raw"),
+            ),
+        ),
         (
             analysis_id,
             ai.prediction,
@@ -466,17 +473,29 @@ def store_report(conn: psycopg.Connection, analysis_id: int, report: RiskReport)
     conn.execute(
         """
         INSERT INTO analysis_reports
-            (analysis_id, risk_level, match_type, confidence, critical_reasons, summary, recommendations, details)
+            (analysis_id, risk_level, match_type, confidence, critical_reasons, summary, recommendations,
+             details)
         VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (analysis_id) DO UPDATE SET risk_level = EXCLUDED.risk_level,
             match_type = EXCLUDED.match_type, confidence = EXCLUDED.confidence,
             critical_reasons = EXCLUDED.critical_reasons, summary = EXCLUDED.summary,
             recommendations = EXCLUDED.recommendations, details = EXCLUDED.details
         WHERE {changed}
-        """.replace("{changed}", _changed(
-            "analysis_reports",
-            ("risk_level", "match_type", "confidence", "critical_reasons", "summary", "recommendations", "details"),
-        )),
+        """.replace(
+            "{changed}",
+            _changed(
+                "analysis_reports",
+                (
+                    "risk_level",
+                    "match_type",
+                    "confidence",
+                    "critical_reasons",
+                    "summary",
+                    "recommendations",
+                    "details",
+                ),
+            ),
+        ),
         (
             analysis_id,
             report.risk_level,
@@ -493,7 +512,8 @@ def store_report(conn: psycopg.Connection, analysis_id: int, report: RiskReport)
 def finish_analysis(conn: psycopg.Connection, analysis_id: int) -> None:
     conn.execute(
         """
-        UPDATE song_analyses SET status = 'analyzed', failure_reason = NULL, completed_at = coalesce(completed_at, now())
+        UPDATE song_analyses
+        SET status = 'analyzed', failure_reason = NULL, completed_at = coalesce(completed_at, now())
         WHERE id = %s AND status <> 'analyzed'
         """,
         (analysis_id,),

@@ -60,7 +60,9 @@ def build_analysis_dag(*, dag_id: str, retry_failed: bool, schedule: Any, doc_md
                     },
                     "required": ["path", "title", "artist"],
                 },
-                description="New songs: audio path or URL (file:///..., s3://conn@bucket/key) with title and artist.",
+                description=(
+                    "New songs: audio path or URL (file:///..., s3://conn@bucket/key) with title and artist."
+                ),
             ),
             "max_songs": Param(
                 500,

@@ -1,4 +1,4 @@
-"""Airflow hooks for ACRCloud: File Scanning (``acrcloud_default``) and Identification (``acrcloud_identify``).
+"""Airflow hooks for ACRCloud: File Scanning (``acrcloud_default``), Identification (``acrcloud_identify``).
 
 Connections (credentials come from nowhere else):
 
@@ -231,7 +231,8 @@ class AcrCloudIdentificationHook(BaseHook):
             secret = connection.password or ""
             if not connection.login or not secret:
                 raise AcrCloudAuthFailed(
-                    f"connection {self.acrcloud_identify_conn_id!r} needs login (access key) and password (secret)"
+                    f"connection {self.acrcloud_identify_conn_id!r} needs login (access key)"
+                    " and password (secret)"
                 )
             mask_secret(secret)
             extras = connection.extra_dejson or {}

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class _CallbackBoard:
-    """Which waiting analyses have had their callback, for every trigger of this process: one query per tick."""
+    """Which waiting analyses had their callback, for all triggers of this process: one query per tick."""
 
     def __init__(self) -> None:
         self.waiting: dict[str, set[int]] = {}
@@ -76,7 +76,8 @@ class _CallbackBoard:
                 connection = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
                 self.connections[dsn] = connection
             cursor = await connection.execute(
-                "SELECT id, scan_state FROM song_analyses WHERE id = ANY(%s) AND callback_received_at IS NOT NULL",
+                "SELECT id, scan_state FROM song_analyses"
+                " WHERE id = ANY(%s) AND callback_received_at IS NOT NULL",
                 (ids,),
             )
             rows = await cursor.fetchall()
@@ -110,7 +111,7 @@ async def _product_dsn(conn_id: str) -> str:
 
 
 class AcrCloudScanTrigger(BaseTrigger):
-    """Fires when the scan of ``file_id`` (analysis ``analysis_id``) has ended, or at ``deadline`` (epoch s)."""
+    """Fires when the scan of ``file_id`` (of analysis ``analysis_id``) ended, or at ``deadline`` (epoch)."""
 
     def __init__(
         self,

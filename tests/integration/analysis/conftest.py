@@ -74,7 +74,7 @@ def analysis_config(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def analysis_connections(monkeypatch, acr, airflow_connections, analysis_config) -> Iterator[str]:
+def analysis_connections(monkeypatch, acr, airflow_connections, analysis_config) -> str:
     """ACRCloud connections pointing at the simulator; the product DB from ``airflow_connections``."""
     common = {"timeout": 10, "max_retries": 2, "backoff_base": 0.01, "backoff_max": 0.05}
     monkeypatch.setenv(
@@ -100,7 +100,7 @@ def analysis_connections(monkeypatch, acr, airflow_connections, analysis_config)
             }
         ),
     )
-    yield airflow_connections
+    return airflow_connections
 
 
 @pytest.fixture

@@ -21,9 +21,12 @@ EXACT_OTHER, EXACT_OWN, COVERED = 2001, 2002, 2003
 
 @pytest.fixture(scope="module")
 def analysis_dags():
-    from airflow.dag_processing.dagbag import DagBag
+    # Retry delays are read when the DAG files are parsed: shorten them so a retried song runs in seconds.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MUSICCHARTS_RETRY_DELAY_SECONDS", "1")
+        from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder="dags/analysis")
+        bag = DagBag(dag_folder="dags/analysis")
     assert bag.import_errors == {}
     return bag
 
@@ -85,7 +88,9 @@ def test_batch_ends_with_the_right_status_matches_and_risk_and_rerun_changes_not
     assert states["exact own"][:4] == ("analyzed", None, "exact", "high")
     assert states["cover"][:4] == ("analyzed", None, "cover", "medium")
     assert states["no match"][:4] == ("analyzed", None, "no_match", "low")
-    assert states["ai"][:4] == ("analyzed", None, "no_match", "critical") and states["ai"][7] == "ai_generated"
+    assert (
+        states["ai"][:4] == ("analyzed", None, "no_match", "critical") and states["ai"][7] == "ai_generated"
+    )
     assert states["no match"][7] == "human"
     # music match + identification match for the exact songs, each linked to the catalogue track by ISRC
     assert states["exact other"][5:7] == (2, 2) and states["exact own"][5:7] == (2, 2)
@@ -107,7 +112,13 @@ def test_batch_ends_with_the_right_status_matches_and_risk_and_rerun_changes_not
     dag.test(logical_date=logical_date, run_conf={"song_ids": song_ids})
     after = table_snapshot(dsn)
     assert len(acr.state.requests) == calls_before
-    for table in ("analysis_matches", "analysis_reports", "analysis_ai_detections", "acrcloud_callbacks", "tracks"):
+    for table in (
+        "analysis_matches",
+        "analysis_reports",
+        "analysis_ai_detections",
+        "acrcloud_callbacks",
+        "tracks",
+    ):
         assert after[table] == before[table], table
     analysed_rows = [row for row in before["songs"] if "analyzed" in row]
     assert all(row in after["songs"] for row in analysed_rows)
@@ -164,7 +175,13 @@ def test_callback_token_duplicates_and_unknown_files(analysis_connections, callb
             "INSERT INTO song_analyses (song_id, upload_name, file_id, scan_state) VALUES (%s, 'x', 'file-1', 0)",
             (song_id,),
         )
-    payload = {"file_id": "file-1", "state": 1, "cid": 1, "name": "x", "results": {"music": [], "cover_songs": []}}
+    payload = {
+        "file_id": "file-1",
+        "state": 1,
+        "cid": 1,
+        "name": "x",
+        "results": {"music": [], "cover_songs": []},
+    }
 
     refused = requests.post(callback_server.url("wrong-token"), json=payload, timeout=10)
     assert refused.status_code == 403
@@ -173,12 +190,20 @@ def test_callback_token_duplicates_and_unknown_files(analysis_connections, callb
     first = requests.post(callback_server.url(), json=payload, timeout=10)
     assert first.status_code == 200 and first.json()["outcome"] == "accepted"
     with psycopg.connect(dsn) as conn:
-        before = conn.execute("SELECT scan_state, scan_results, callback_received_at FROM song_analyses").fetchall()
-    duplicate = requests.post(callback_server.url(), json=payload | {"state": -2, "results": None}, timeout=10)
+        before = conn.execute(
+            "SELECT scan_state, scan_results, callback_received_at FROM song_analyses"
+        ).fetchall()
+    duplicate = requests.post(
+        callback_server.url(), json=payload | {"state": -2, "results": None}, timeout=10
+    )
     assert duplicate.status_code == 200 and duplicate.json()["outcome"] == "duplicate"
     with psycopg.connect(dsn) as conn:
-        after = conn.execute("SELECT scan_state, scan_results, callback_received_at FROM song_analyses").fetchall()
-        log = conn.execute("SELECT outcome, http_status, file_id, payload IS NULL FROM acrcloud_callbacks ORDER BY id").fetchall()
+        after = conn.execute(
+            "SELECT scan_state, scan_results, callback_received_at FROM song_analyses"
+        ).fetchall()
+        log = conn.execute(
+            "SELECT outcome, http_status, file_id, payload IS NULL FROM acrcloud_callbacks ORDER BY id"
+        ).fetchall()
     assert after == before
     assert log == [
         ("refused", 403, "file-1", True),  # recorded, but the payload of an unauthenticated call is not kept

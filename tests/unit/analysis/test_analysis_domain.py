@@ -32,9 +32,16 @@ def test_recorded_callback_parses_every_match_with_its_natural_key():
     covers = [m for m in matches if m.match_type == "cover"]
     keys = {(m.match_type, m.match_key, m.offset_seconds) for m in matches}
     assert len(keys) == len(matches)
-    assert len(music) <= len(payload["results"]["music"]) and len(covers) <= len(payload["results"]["cover_songs"])
+    assert len(music) <= len(payload["results"]["music"]) and len(covers) <= len(
+        payload["results"]["cover_songs"]
+    )
     first = next(m for m in music if m.acrid == "bc1ccb993cc7ac8bc798bc1664aa8da8")
-    assert (first.outer_score, first.inner_score, first.title, first.artists) == (99, 15, "Found Love", ("Double Dee",))
+    assert (first.outer_score, first.inner_score, first.title, first.artists) == (
+        99,
+        15,
+        "Found Love",
+        ("Double Dee",),
+    )
     assert first.isrc is None  # external_ids held only an ISWC
     assert first.sample_end_time_offset_ms == pytest.approx(148165.64262986183)
     cover = next(m for m in covers if m.isrc == "FR10T1300090")
@@ -60,8 +67,14 @@ def test_external_ids_in_every_shape(shape):
         "bm-list-of-objects": [{"isrc": "GBBKS1500214"}],
         "empty-list": [],
     }[shape]
-    body = {"status": {"code": 0}, "metadata": {"music": [{"acrid": "a" * 32, "title": "T", "score": 90,
-                                                          "external_ids": ids, "play_offset_ms": "1200"}]}}
+    body = {
+        "status": {"code": 0},
+        "metadata": {
+            "music": [
+                {"acrid": "a" * 32, "title": "T", "score": 90, "external_ids": ids, "play_offset_ms": "1200"}
+            ]
+        },
+    }
     [match] = parse_identification(body)
     assert match.isrc == (None if shape == "empty-list" else "GBBKS1500214")
     assert match.play_offset_ms == 1200 and match.score == 90
@@ -69,9 +82,22 @@ def test_external_ids_in_every_shape(shape):
 
 def _match(match_type: str, score: float, isrc: str = "X1"):
     section = {"music": "music", "cover": "cover_songs"}[match_type]
-    return parse_scan_results({section: [{"offset": 0, "score": score, "result": {"acrid": "b" * 32, "title": "Hit",
-                                                                                  "artists": [{"name": "Star"}],
-                                                                                  "external_ids": {"isrc": isrc}}}]})
+    return parse_scan_results(
+        {
+            section: [
+                {
+                    "offset": 0,
+                    "score": score,
+                    "result": {
+                        "acrid": "b" * 32,
+                        "title": "Hit",
+                        "artists": [{"name": "Star"}],
+                        "external_ids": {"isrc": isrc},
+                    },
+                }
+            ]
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,7 +131,9 @@ def test_critical_needs_a_catalogue_track_by_another_artist(risk_config):
 
 
 def test_ai_detection_thresholds(risk_config):
-    results = {"ai_detection": [{"prediction": "ai_generated", "ai_probability": 92, "likely_source": "suno"}]}
+    results = {
+        "ai_detection": [{"prediction": "ai_generated", "ai_probability": 92, "likely_source": "suno"}]
+    }
     ai = parse_ai_detection(results)
     report = assess_risk([], ai, song_artist="X", linked={}, config=risk_config)
     assert report.risk_level == "critical" and "suno" in report.summary
