@@ -115,7 +115,7 @@ def _match(match_type: str, result: dict[str, Any], outer: dict[str, Any], offse
         match_type=match_type,
         match_key=key,
         acrid=str(acrid) if acrid else None,
-        offset_seconds=offset,
+        offset_seconds=float(offset),
         played_duration=_number(outer.get("played_duration")),
         title=result.get("title") or None,
         artists=artists,

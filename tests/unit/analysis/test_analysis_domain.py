@@ -180,3 +180,9 @@ def test_bad_files_are_refused_with_a_clear_message(data, message):
 def test_compressed_audio_is_accepted_without_a_local_sample():
     info = inspect_audio(b"ID3\x04\x00" + b"\x00" * 100, max_bytes=10**6)
     assert (info.format, info.decodable, info.content_type) == ("mp3", False, "audio/mpeg")
+
+
+def test_offsets_are_floats_whatever_the_answer_sent():
+    music = parse_scan_results({"music": [{"offset": 3, "score": 90, "result": {"acrid": "c" * 32}}]})
+    identified = parse_identification({"metadata": {"music": [{"acrid": "d" * 32, "score": 90}]}}, 0)
+    assert all(isinstance(match.offset_seconds, float) for match in [*music, *identified])
