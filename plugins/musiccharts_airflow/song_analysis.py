@@ -329,7 +329,7 @@ class AnalyzeSongOperator(BaseOperator):
 
 
 def report_batch(songs: Sequence[dict[str, Any]], deliver: Any) -> dict[str, Any]:
-    """Summarise the batch and hand the message to ``deliver(subject, body)``; mark reports as notified.
+    """Summarise the batch and hand it to ``deliver(subject, body, severity)``; mark reports as notified.
 
     Songs already notified (a cleared or re-run batch) are not notified again.
     """
@@ -359,7 +359,9 @@ def report_batch(songs: Sequence[dict[str, Any]], deliver: Any) -> dict[str, Any
                     )
             critical = sum(1 for row in pending if row["risk_level"] == "critical")
             subject = f"Song analysis: {len(pending)} song(s), {critical} critical"
-            deliver(subject, "\n".join(lines))
+            failed = sum(1 for row in pending if row["status"] == "failed")
+            severity = "critical" if critical else "warning" if failed else "info"
+            deliver(subject, "\n".join(lines), severity)
             analysed = [row["analysis_id"] for row in pending if row["risk_level"] is not None]
             conn.execute(
                 "UPDATE analysis_reports SET notified_at = now() WHERE analysis_id = ANY(%s)", (analysed,)

@@ -59,8 +59,9 @@ class PostgresParts:
 
     def ensure_databases(self, *names: str) -> None:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
-        with psycopg.connect(**self.libpq("postgres"), autocommit=True) as conn:
+        with psycopg.connect(make_conninfo(**self.libpq("postgres")), autocommit=True) as conn:
             for name in names:
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                     conn.execute(f'CREATE DATABASE "{name}"')
@@ -82,6 +83,8 @@ class NativeStack:
     simulator_args: list[str] = field(default_factory=list)
     #: The ACRCloud simulator runs whenever the Soundcharts one does (None: never).
     acrcloud_simulator_port: int | None = 8766
+    #: Local SMTP sink for the alert emails (messages land in ``<workdir>/mail``); None = no sink.
+    smtp_sink_port: int | None = None
     airflow_db: str = "airflow"
     product_db: str = "musiccharts"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -126,6 +129,9 @@ class NativeStack:
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
         env.update(self._acrcloud_simulator_environment())
+        if self.smtp_sink_port:
+            env.setdefault("SMTP_HOST", "127.0.0.1")
+            env.setdefault("SMTP_PORT", str(self.smtp_sink_port))
         if self.broker_url and "MUSICCHARTS_RATE_LIMIT_REDIS_URL" not in env:
             # The limiter shares the broker's Redis server, in its own logical database.
             env["MUSICCHARTS_RATE_LIMIT_REDIS_URL"] = self.broker_url.rsplit("/", 1)[0] + "/1"
@@ -190,6 +196,23 @@ class NativeStack:
             )
         )
 
+    def start_smtp_sink(self) -> None:
+        if not self.smtp_sink_port:
+            return
+        command = [
+            sys.executable,
+            "-m",
+            "smtp_sink",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.smtp_sink_port),
+        ]
+        command += ["--mailbox", str(self.workdir / "mail")]
+        self.group.start(
+            ManagedProcess("smtp-sink", command, self.logs / "smtp-sink.log", self.environment())
+        )
+
     def start_airflow(self) -> None:
         env = self.environment()
         airflow = [sys.executable, "-m", "airflow"]
@@ -218,7 +241,7 @@ class NativeStack:
         )
 
     def wait_healthy(self, timeout: float = 240) -> None:
-        """Every component healthy before anything is unpaused (start-up race, issue #64974)."""
+        """Every component healthy before anything is unpaused (a DAG unpaused earlier may start too soon)."""
         wait_until(
             lambda: airflow_healthy(self.api_url, HEALTH_COMPONENTS),
             timeout=timeout,

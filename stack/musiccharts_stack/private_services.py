@@ -109,8 +109,9 @@ class PrivatePostgres:
         self.parts = PostgresParts.from_url(self.server.get_uri())
 
     def _pg_ctl(self, *args: str, timeout: float = 60) -> None:
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import create_command_function
 
+        pg_ctl = create_command_function("pg_ctl")
         pg_ctl(list(args), pgdata=self.datadir, user=self.server.system_user, timeout=timeout)
 
     def restart(self, down_seconds: float = 2.0) -> None:
@@ -121,12 +122,6 @@ class PrivatePostgres:
         self._pg_ctl(
             "-w", "-o", '-h ""', "-o", f"-k {self.parts.host}", "-l", str(self.server.log), "start"
         )  # fmt: skip
-
-    def accepting(self) -> bool:
-        import psycopg
-
-        with psycopg.connect(**self.parts.libpq("postgres"), connect_timeout=3) as conn:
-            return conn.execute("SELECT 1").fetchone() == (1,)
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):

@@ -67,9 +67,9 @@ class ProcessGroup:
     def check_alive(self) -> None:
         for process in self.processes:
             if not process.running:
+                code = process.process.returncode if process.process else None
                 raise StackError(
-                    f"{process.name} exited (code {process.process.returncode}); log {process.log_path}:\n"
-                    + process.log_tail()
+                    f"{process.name} exited (code {code}); log {process.log_path}:\n" + process.log_tail()
                 )
 
     def stop(self, grace_seconds: float = 30.0) -> None:

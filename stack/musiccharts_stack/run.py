@@ -11,6 +11,8 @@ Environment knobs (all optional):
   CELERY_WORKERS             number of Celery workers for EXECUTOR=celery (default 1)
   SOUNDCHARTS_API_KEY        with SOUNDCHARTS_APP_ID and SOUNDCHARTS_BASE_URL: use the real API
   AIRFLOW_PORT               api-server port (default 8080)
+  SMTP_HOST                  real SMTP server for alert emails (default: a local sink on 127.0.0.1:8025
+                             storing every message in var/mail/)
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musiccharts_stack.env import REPO_ROOT
 from musiccharts_stack.native import NativeStack, PostgresParts
 from musiccharts_stack.processes import StackError
 
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
+
 log = logging.getLogger("musiccharts.run")
 VAR = REPO_ROOT / "var"
 
 
-def start_postgres(var: Path = VAR) -> tuple[PostgresParts, object | None]:
+def start_postgres(var: Path = VAR) -> tuple[PostgresParts, PostgresServer | None]:
     """The server to use; a private PostgreSQL 16 (pgserver, in var/pgdata) unless one is given."""
     url = os.environ.get("MUSICCHARTS_DATABASE_URL")
     if url:
@@ -80,12 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             api_port=args.port,
             celery_workers=args.workers if celery else 0,
             simulator_port=None if real_api else 8765,
+            # Alert emails go to a local sink unless a real SMTP server is configured.
+            smtp_sink_port=None if os.environ.get("SMTP_HOST") else 8025,
         )
         if real_api:
             log.info(
                 "SOUNDCHARTS_API_KEY is set: using %s", os.environ.get("SOUNDCHARTS_BASE_URL", "(unset!)")
             )
         stack.start_simulator()
+        stack.start_smtp_sink()
         stack.prepare()
         stack.start_airflow()
         stack.wait_healthy()
@@ -95,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  Login:       admin / {stack.admin_password()}\n"
             f"  Product DB:  {stack.product_url}\n"
             f"  Logs:        {stack.logs}/   CLI: source {stack.airflow_home}/env.sh\n"
+            f"  Alert mail:  {VAR / 'mail'}/ (one .eml file per message, from the local SMTP sink)\n"
             "  Chart DAGs are unpaused and catching up. Press Ctrl-C to stop.\n",
             flush=True,
         )

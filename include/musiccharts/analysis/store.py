@@ -392,7 +392,12 @@ def store_matches(conn: psycopg.Connection, analysis_id: int, matches: Iterable[
                   AND k.offset_seconds = m.offset_seconds
             )
             """,
-            (analysis_id, [row[1] for row in rows], [row[2] for row in rows], [float(row[4]) for row in rows]),
+            (
+                analysis_id,
+                [row[1] for row in rows],
+                [row[2] for row in rows],
+                [float(row[4]) for row in rows],
+            ),
         )
     return len(rows)
 

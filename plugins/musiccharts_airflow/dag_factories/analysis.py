@@ -24,12 +24,12 @@ __all__ = ["build_analysis_dag", "deliver_analysis_notification"]
 log = logging.getLogger(__name__)
 
 
-def deliver_analysis_notification(subject: str, body: str) -> None:
-    """The one place analysis reports leave the system.
+def deliver_analysis_notification(subject: str, body: str, severity: str) -> None:
+    """The one place analysis reports leave the system: the project notifier (email and/or webhook)."""
+    from musiccharts_airflow.notifications import send_alert
 
-    A structured log line that log-based alerting picks up (the project notifier takes over here).
-    """
-    log.warning("%s\n%s", subject, body)
+    log.info("%s\n%s", subject, body)
+    send_alert(subject, body, severity)
 
 
 def build_analysis_dag(*, dag_id: str, retry_failed: bool, schedule: Any, doc_md: str) -> DAG:
