@@ -49,6 +49,12 @@ class SongAnalysisFailed(AirflowFailException):
     """This song cannot be analysed as it is (bad file, scan error, no result before the deadline)."""
 
 
+def _require(analysis: Any) -> Any:
+    if analysis is None:
+        raise AirflowException("the song's analysis row is missing (was it deleted during the run?)")
+    return analysis
+
+
 def _dsn() -> str:
     from musiccharts_airflow.product_db import product_dsn
 
@@ -139,9 +145,10 @@ class AnalyzeSongOperator(BaseOperator):
         config = load_analysis_config()
         song_id = int(self.song["id"])
         with connect(_dsn()) as conn:
-            [song] = store.select_songs(conn, song_ids=[song_id]) or [None]
-            if song is None:
+            found = store.select_songs(conn, song_ids=[song_id])
+            if not found:
                 raise AirflowFailException(f"song {song_id} does not exist")
+            song = found[0]
             analysis = store.start_analysis(conn, song, context["run_id"])
         if analysis.status == "analyzed" or (analysis.scan_state is not None and analysis.scan_state != 0):
             # The scan already ended (an earlier try, a cleared task, or the callback): nothing to call.
@@ -170,7 +177,9 @@ class AnalyzeSongOperator(BaseOperator):
                 with connect(_dsn()) as conn:
                     store.store_identification(conn, analysis.id, body)
         with connect(_dsn()) as conn:
-            analysis = store.get_analysis(conn, song_id=song_id)
+            analysis = _require(store.get_analysis(conn, song_id=song_id))
+        if analysis.file_id is None:
+            raise AirflowException(f"song {song_id}: no ACRCloud file recorded after the upload")
         if analysis.scan_state in (-2, -3) and analysis.status != "analyzed":
             # A retry of a scan ACRCloud could not finish: scan the same file again rather than re-upload.
             fs_hook.rescan(analysis.file_id)
@@ -282,10 +291,10 @@ class AnalyzeSongOperator(BaseOperator):
         config = load_analysis_config()
         song_id = int(self.song["id"])
         with connect(_dsn()) as conn:
-            analysis = store.get_analysis(conn, song_id=song_id)
+            analysis = _require(store.get_analysis(conn, song_id=song_id))
             [song] = store.select_songs(conn, song_ids=[song_id])
         state, results = analysis.scan_state, analysis.scan_results
-        if state in (None, 0) or (state == 1 and results is None):
+        if (state in (None, 0) or (state == 1 and results is None)) and analysis.file_id is not None:
             # Learnt by polling (or the callback carried no results): one GET for the results.
             scanned = AcrCloudFileScanningHook(self.acrcloud_conn_id).get_file(analysis.file_id)
             state = int(scanned.get("state", 0))

@@ -336,8 +336,8 @@ def create_app(state: AcrState) -> FastAPI:
                 )
             elif data_type in ("audio", "fingerprint") and body.get("key"):
                 with state.lock:
-                    audio = state.storage.pop(str(body["key"]), None)
-                if audio is None:
+                    audio = state.storage.pop(str(body["key"]), b"")
+                if not audio:
                     return _error(422, "no uploaded object under that key")
                 name = str(body.get("name") or body.get("filename") or "upload")
                 uri = f"{data_type}:{name}"

@@ -34,6 +34,21 @@ def _now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """What ``reset`` restores."""
+
+    access_key: str
+    access_secret: str
+    bearer_token: str
+    container_id: int
+    region: str
+    scan_delay: float
+    identify_quota: int
+    callback_url: str | None
+    callbacks_enabled: bool
+
+
 @dataclass
 class Container:
     id: int
@@ -126,17 +141,17 @@ class AcrState:
         catalogue: AcrCatalogue | None = None,
         seed: int = 42,
     ) -> None:
-        self._settings = {
-            "access_key": access_key,
-            "access_secret": access_secret,
-            "bearer_token": bearer_token,
-            "container_id": container_id,
-            "region": region,
-            "scan_delay": scan_delay,
-            "identify_quota": identify_quota,
-            "callback_url": callback_url,
-            "callbacks_enabled": callbacks_enabled,
-        }
+        self.settings = _Settings(
+            access_key=access_key,
+            access_secret=access_secret,
+            bearer_token=bearer_token,
+            container_id=container_id,
+            region=region,
+            scan_delay=scan_delay,
+            identify_quota=identify_quota,
+            callback_url=callback_url,
+            callbacks_enabled=callbacks_enabled,
+        )
         self.catalogue = catalogue or AcrCatalogue(seed)
         self.lock = threading.RLock()
         self._wakeup = threading.Condition(self.lock)
@@ -148,12 +163,12 @@ class AcrState:
 
     def reset(self) -> None:
         with self.lock:
-            settings = self._settings
-            self.access_keys: dict[str, str] = {settings["access_key"]: settings["access_secret"]}
-            self.bearer_tokens: set[str] = {settings["bearer_token"]}
-            self.scan_delay: float = settings["scan_delay"]
-            self.identify_quota: int = settings["identify_quota"]
-            self.callbacks_enabled: bool = settings["callbacks_enabled"]
+            settings = self.settings
+            self.access_keys: dict[str, str] = {settings.access_key: settings.access_secret}
+            self.bearer_tokens: set[str] = {settings.bearer_token}
+            self.scan_delay: float = settings.scan_delay
+            self.identify_quota: int = settings.identify_quota
+            self.callbacks_enabled: bool = settings.callbacks_enabled
             self.duplicate_callbacks = False
             self.list_shapes_for_odd_songs = True
             self.containers: dict[int, Container] = {}
@@ -165,18 +180,15 @@ class AcrState:
             self.requests: list[tuple[str, str, int]] = []  # (method, endpoint, status)
             self.callbacks: list[dict[str, Any]] = []  # {"file_id", "state", "status" | "error"}
             self._queue: list[tuple[float, str]] = []
-            self._next_container_id = settings["container_id"] + 1
-            self.containers[settings["container_id"]] = Container(
-                settings["container_id"],
-                "musiccharts",
-                settings["region"],
-                callback_url=settings["callback_url"],
+            self._next_container_id = settings.container_id + 1
+            self.containers[settings.container_id] = Container(
+                settings.container_id, "musiccharts", settings.region, callback_url=settings.callback_url
             )
             self._wakeup.notify_all()
 
     @property
     def container_id(self) -> int:
-        return self._settings["container_id"]
+        return self.settings.container_id
 
     def set_callback_url(self, url: str | None, container_id: int | None = None) -> None:
         with self.lock:

@@ -41,15 +41,15 @@ class AcrSimulatorServer:
 
     @property
     def access_key(self) -> str:
-        return self.state._settings["access_key"]
+        return self.state.settings.access_key
 
     @property
     def access_secret(self) -> str:
-        return self.state._settings["access_secret"]
+        return self.state.settings.access_secret
 
     @property
     def bearer_token(self) -> str:
-        return self.state._settings["bearer_token"]
+        return self.state.settings.bearer_token
 
     @property
     def container_id(self) -> int:

@@ -39,6 +39,8 @@ def test_repository_file_parses_with_simulator_defaults():
         "acrcloud_default",
         "acrcloud_identify",
         "musiccharts_db",
+        "smtp_default",
+        "alerts_webhook",
     }
     soundcharts = connection_values(connections["soundcharts_default"].to_connection())
     assert soundcharts["conn_type"] == "http"
@@ -451,7 +453,7 @@ def test_secret_values_are_not_quoted_in_errors(tmp_path):
 
 def test_validate_command_exit_codes(tmp_path, capsys):
     assert main(["validate", str(SETTINGS_FILE)]) == 0
-    assert "3 connections, 3 pools, 3 variables" in capsys.readouterr().out
+    assert "6 connections, 3 pools, 3 variables" in capsys.readouterr().out
 
     bad = write(tmp_path, "airflow:\n  pools:\n    - {pool_name: soundcharts_api, pool_slot: 0}\n")
     assert main(["validate", str(bad)]) == 2

@@ -107,6 +107,7 @@ def register_song(
         """,
         (title.strip(), artist.strip(), audio_uri.strip(), original_filename, file_size),
     ).fetchone()
+    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE ... RETURNING always returns the row
     return int(row[0])
 
 
@@ -192,6 +193,8 @@ def start_analysis(conn: psycopg.Connection, song: SongRow, dag_run_id: str | No
         """,
         (song.id,),
     )
+    if row is None:
+        raise LookupError(f"song {song.id} has no analysis")
     return AnalysisRow(**row)
 
 

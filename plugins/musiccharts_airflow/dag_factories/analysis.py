@@ -96,7 +96,7 @@ def build_analysis_dag(*, dag_id: str, retry_failed: bool, schedule: Any, doc_md
         ).expand(song=songs)
 
         @task(task_id="report", trigger_rule=TriggerRule.ALL_DONE, pool=PRODUCT_DB_POOL)
-        def report(songs: list[dict]) -> dict:
+        def report(songs: Any) -> dict:
             return report_batch(songs, deliver_analysis_notification)
 
         analysed >> report(songs)

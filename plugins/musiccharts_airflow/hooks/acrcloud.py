@@ -25,6 +25,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.log import mask_secret
 
 from musiccharts.analysis.acrcloud import (
     AcrAuthError,
@@ -34,11 +35,6 @@ from musiccharts.analysis.acrcloud import (
     RetryPolicy,
 )
 from musiccharts_airflow.rate_limit import build_rate_limiter
-
-try:
-    from airflow.sdk.log import mask_secret
-except ImportError:  # pragma: no cover - older Task SDKs
-    from airflow.sdk.execution_time.secrets_masker import mask_secret
 
 __all__ = [
     "AcrCloudAuthFailed",
