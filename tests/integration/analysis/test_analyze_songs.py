@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 import requests
-from conftest import register_song, seed_catalogue_track
-from db_snapshot import table_snapshot
 
 from acrcloud_simulator.catalogue import RecordingKind
 from acrcloud_simulator.testing import recording_wav
+from tests.db_snapshot import table_snapshot
+from tests.integration.analysis.catalogue_data import register_song, seed_catalogue_track
+from tests.paths import DAGS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ def analysis_dags():
         patch.setenv("MUSICCHARTS_RETRY_DELAY_SECONDS", "1")
         from airflow.dag_processing.dagbag import DagBag
 
-        bag = DagBag(dag_folder="dags/analysis")
+        bag = DagBag(dag_folder=str(DAGS_DIR / "analysis"))
     assert bag.import_errors == {}
     return bag
 

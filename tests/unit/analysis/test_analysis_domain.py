@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import wave
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,9 @@ from musiccharts.analysis.audio import AudioProblem, cut_identification_sample, 
 from musiccharts.analysis.config import ANALYSIS_FILE, load_analysis_config, parse_analysis_config
 from musiccharts.analysis.results import parse_ai_detection, parse_identification, parse_scan_results
 from musiccharts.analysis.risk import LinkedTrack, assess_risk
+from tests.paths import RECORDED
 
-RECORDED = Path(__file__).parents[2] / "fixtures/recorded/acrcloud_file_scanning_callback.json"
+RECORDED_CALLBACK = RECORDED / "acrcloud_file_scanning_callback.json"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def risk_config():
 
 
 def test_recorded_callback_parses_every_match_with_its_natural_key():
-    payload = json.loads(RECORDED.read_text())
+    payload = json.loads(RECORDED_CALLBACK.read_text())
     matches = parse_scan_results(payload["results"])
     music = [m for m in matches if m.match_type == "music"]
     covers = [m for m in matches if m.match_type == "cover"]
@@ -49,7 +49,7 @@ def test_recorded_callback_parses_every_match_with_its_natural_key():
 
 
 def test_recorded_callback_is_an_exact_high_risk(risk_config):
-    payload = json.loads(RECORDED.read_text())
+    payload = json.loads(RECORDED_CALLBACK.read_text())
     report = assess_risk(
         parse_scan_results(payload["results"]), None, song_artist="Someone", linked={}, config=risk_config
     )

@@ -17,6 +17,7 @@ from acrcloud_simulator.app import MAX_SAMPLE_BYTES
 from acrcloud_simulator.audio import read_marks, synthesize_wav
 from acrcloud_simulator.catalogue import RecordingKind, recording_id
 from acrcloud_simulator.testing import recording_wav
+from tests.paths import RECORDED
 
 SONG = 1234
 
@@ -188,11 +189,7 @@ def test_ai_generated_and_error_states(acr):
 
 
 def test_recorded_callback_has_the_shape_the_simulator_sends(acr):
-    from pathlib import Path
-
-    recorded = json.loads(
-        (Path(__file__).parents[2] / "fixtures/recorded/acrcloud_file_scanning_callback.json").read_text()
-    )
+    recorded = json.loads((RECORDED / "acrcloud_file_scanning_callback.json").read_text())
     finished = wait_finished(acr, upload(acr, recording_wav(RecordingKind.ORIGINAL, SONG, 12))["id"])
     sim_item, real_item = finished["results"]["music"][0], recorded["results"]["music"][0]
     assert set(real_item) <= set(sim_item)
