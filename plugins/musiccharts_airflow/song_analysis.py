@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -150,8 +150,9 @@ class AnalyzeSongOperator(BaseOperator):
                 raise AirflowFailException(f"song {song_id} does not exist")
             song = found[0]
             analysis = store.start_analysis(conn, song, context["run_id"])
-        if analysis.status == "analyzed" or (analysis.scan_state is not None and analysis.scan_state != 0):
-            # The scan already ended (an earlier try, a cleared task, or the callback): nothing to call.
+        if analysis.status == "analyzed" or analysis.scan_state in (1, -1):
+            # The scan already ended well (an earlier try, a cleared task, the callback): nothing to call.
+            # A scan that ended in error (-2/-3) is rescanned below instead.
             return self._finish(context, analysis.id, polls=0, via="stored")
 
         fs_hook = AcrCloudFileScanningHook(self.acrcloud_conn_id)
@@ -249,7 +250,7 @@ class AnalyzeSongOperator(BaseOperator):
             timeout=timedelta(seconds=scan.deadline_seconds + 120),
         )
 
-    def _fail(self, song_id: int, reason: str) -> None:
+    def _fail(self, song_id: int, reason: str) -> NoReturn:
         from musiccharts.analysis.store import fail_song
         from musiccharts.db.connection import connect
 

@@ -255,6 +255,7 @@ class AcrState:
         with self.lock:
             scan_file.state = STATE_PROCESSING
             scan_file.results = None
+            scan_file.forced_state = None  # a forced outcome applies to one scan only
             scan_file.scans += 1
             scan_file.updated_at = _now_text()
             self._schedule(scan_file)

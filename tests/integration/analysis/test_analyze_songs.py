@@ -166,6 +166,25 @@ def test_deadline_fails_the_song_and_retry_does_not_upload_again(
     assert acr.state.count("identify") == 1
 
 
+def test_scan_error_fails_the_song_and_retry_rescans_without_uploading(
+    analysis_dags, analysis_connections, callback_server, acr, tmp_path
+):
+    dsn = analysis_connections
+    acr.state.set_callback_url(callback_server.url())
+    acr.state.force_next_scan_states(-3)
+    path = tmp_path / "flaky.wav"
+    path.write_bytes(recording_wav(RecordingKind.HUMAN_UNKNOWN, 11, 10))
+    song_id = register_song(dsn, path, "flaky", "Someone")
+
+    analysis_dags.dags["analyze_songs"].test(run_conf={"song_ids": [song_id]})
+    status, reason = song_states(dsn)["flaky"][:2]
+    assert status == "failed" and "state -3" in reason
+
+    analysis_dags.dags["retry_failed_analyses"].test()
+    assert song_states(dsn)["flaky"][:4] == ("analyzed", None, "no_match", "low")
+    assert (acr.state.count("file_upload"), acr.state.count("rescan")) == (1, 1)
+
+
 def test_callback_token_duplicates_and_unknown_files(analysis_connections, callback_server, acr, tmp_path):
     dsn = analysis_connections
     path = tmp_path / "s.wav"
