@@ -120,7 +120,11 @@ def main() -> int:
         stack.start()
         acr.state.set_callback_url(f"{stack.stack.api_url}/acrcloud/callback/{TOKEN}")
         # The acrcloud_api pool limits concurrent uploads/identifications; give it the worker's slots.
-        stack.api.call("PATCH", "/api/v2/pools/acrcloud_api", json={"slots": args.concurrency})
+        stack.api.call(
+            "PATCH",
+            "/api/v2/pools/acrcloud_api",
+            json={"pool": "acrcloud_api", "slots": args.concurrency, "include_deferred": False},
+        )
         song_ids = register_songs(stack.product_dsn, workdir / "audio", args.songs)
         stack.api.wait_for_dag("analyze_songs")
         stack.api.set_paused("analyze_songs", False)
