@@ -150,9 +150,10 @@ class AnalyzeSongOperator(BaseOperator):
                 raise AirflowFailException(f"song {song_id} does not exist")
             song = found[0]
             analysis = store.start_analysis(conn, song, context["run_id"])
+        # Re-running a song that failed because ACRCloud's scan ended in error: scan the same file again.
+        rescan_needed = song.status == "failed" and analysis.scan_state in (-2, -3)
         if analysis.status == "analyzed" or analysis.scan_state in (1, -1):
             # The scan already ended well (an earlier try, a cleared task, the callback): nothing to call.
-            # A scan that ended in error (-2/-3) is rescanned below instead.
             return self._finish(context, analysis.id, polls=0, via="stored")
 
         fs_hook = AcrCloudFileScanningHook(self.acrcloud_conn_id)
@@ -181,8 +182,7 @@ class AnalyzeSongOperator(BaseOperator):
             analysis = _require(store.get_analysis(conn, song_id=song_id))
         if analysis.file_id is None:
             raise AirflowException(f"song {song_id}: no ACRCloud file recorded after the upload")
-        if analysis.scan_state in (-2, -3) and analysis.status != "analyzed":
-            # A retry of a scan ACRCloud could not finish: scan the same file again rather than re-upload.
+        if rescan_needed:
             fs_hook.rescan(analysis.file_id)
             with connect(_dsn()) as conn:
                 conn.execute(
@@ -190,6 +190,9 @@ class AnalyzeSongOperator(BaseOperator):
                     "scan_finished_at = NULL WHERE id = %s",
                     (analysis.id,),
                 )
+        elif analysis.scan_state is not None and analysis.scan_state != 0:
+            # The callback arrived while this task was still identifying: no need to wait at all.
+            return self._finish(context, analysis.id, polls=0, via="callback")
         self._defer(analysis.id, analysis.file_id, config)
         return None
 
