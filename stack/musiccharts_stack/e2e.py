@@ -350,7 +350,7 @@ class E2EStack:
         restarted = []
         for process in list(self.native.group.processes):
             if not process.running:
-                log.warning("%s exited (code %s); restarting it", process.name, process.process.returncode)
+                log.warning("%s exited (code %s); restarting it", process.name, process.returncode)
                 process.start()
                 restarted.append(process.name)
         return restarted

@@ -125,6 +125,12 @@ class NativeStack:
             "MUSICCHARTS_DB_USER": self.postgres.user,
             "MUSICCHARTS_DB_PASSWORD": self.postgres.password,
             "MUSICCHARTS_DB_URL": self.product_url,
+            # Connection airflow_metadata_db (airflow db clean in the retention DAG).
+            "AIRFLOW_DB_HOST": self.postgres.host,
+            "AIRFLOW_DB_PORT": self.postgres.port,
+            "AIRFLOW_DB_NAME": self.airflow_db,
+            "AIRFLOW_DB_USER": self.postgres.user,
+            "AIRFLOW_DB_PASSWORD": self.postgres.password,
         }
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"

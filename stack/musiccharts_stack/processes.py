@@ -42,6 +42,11 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has exited (``None`` while running or before it started)."""
+        return self.process.returncode if self.process is not None else None
+
     def signal_group(self, signum: int) -> None:
         if self.process is None:
             return
@@ -67,9 +72,9 @@ class ProcessGroup:
     def check_alive(self) -> None:
         for process in self.processes:
             if not process.running:
-                code = process.process.returncode if process.process else None
                 raise StackError(
-                    f"{process.name} exited (code {code}); log {process.log_path}:\n" + process.log_tail()
+                    f"{process.name} exited (code {process.returncode}); log {process.log_path}:\n"
+                    + process.log_tail()
                 )
 
     def stop(self, grace_seconds: float = 30.0) -> None:

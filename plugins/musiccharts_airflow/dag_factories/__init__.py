@@ -1,1 +1,1 @@
-"""DAG factories: one module per DAG family; DAG files stay thin and call them."""
+"""DAG factories: one module per family of DAGs that share one shape (DAG files stay thin loops)."""

@@ -8,7 +8,7 @@ acrid, so theirs is the ISRC, or else the title and artists, exactly as sent.
 Matches link to catalogue tracks by ISRC only (``track_id`` stays NULL when no track has that ISRC).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0005
 Create Date: 2026-11-29
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
