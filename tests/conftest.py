@@ -19,7 +19,7 @@ import pytest
 from tests.paths import REPO_ROOT
 from tests.services import PostgresServer, locate_postgres, locate_redis
 
-pytest_plugins = ["soundcharts_simulator.pytest_plugin"]
+pytest_plugins = ["soundcharts_simulator.pytest_plugin", "acrcloud_simulator.pytest_plugin"]
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="musiccharts-test-airflow-"))
 _PG = locate_postgres()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import subprocess
 import sys
@@ -80,6 +81,8 @@ class NativeStack:
     worker_concurrency: int = 4
     simulator_port: int | None = 8765
     simulator_args: list[str] = field(default_factory=list)
+    #: The ACRCloud simulator runs whenever the Soundcharts one does (None: never).
+    acrcloud_simulator_port: int | None = 8766
     #: Local SMTP sink for the alert emails (messages land in ``<workdir>/mail``); None = no sink.
     smtp_sink_port: int | None = None
     airflow_db: str = "airflow"
@@ -131,6 +134,7 @@ class NativeStack:
         }
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
+        env.update(self._acrcloud_simulator_environment())
         if self.smtp_sink_port:
             env.setdefault("SMTP_HOST", "127.0.0.1")
             env.setdefault("SMTP_PORT", str(self.smtp_sink_port))
@@ -172,6 +176,30 @@ class NativeStack:
         command += ["--port", str(self.simulator_port), *self.simulator_args]
         self.group.start(
             ManagedProcess("soundcharts-simulator", command, self.logs / "simulator.log", self.environment())
+        )
+        self.start_acrcloud_simulator()
+
+    def _acrcloud_simulator_environment(self) -> dict[str, str]:
+        if not (self.simulator_port and self.acrcloud_simulator_port):
+            return {}
+        base = f"http://127.0.0.1:{self.acrcloud_simulator_port}"
+        token = os.environ.get("ACRCLOUD_CALLBACK_TOKEN") or "local-simulator-callback"
+        return {
+            "ACRCLOUD_BASE_URL": base,
+            "ACRCLOUD_IDENTIFY_URL": base,
+            # The simulated container calls back the api-server's plugin route, as ACRCloud would.
+            "ACRCLOUD_SIMULATOR_CALLBACK_URL": f"{self.api_url}/acrcloud/callback/{token}",
+        }
+
+    def start_acrcloud_simulator(self) -> None:
+        if not (self.simulator_port and self.acrcloud_simulator_port):
+            return
+        command = [sys.executable, "-m", "acrcloud_simulator", "--host", "127.0.0.1"]
+        command += ["--port", str(self.acrcloud_simulator_port)]
+        self.group.start(
+            ManagedProcess(
+                "acrcloud-simulator", command, self.logs / "acrcloud-simulator.log", self.environment()
+            )
         )
 
     def start_smtp_sink(self) -> None:

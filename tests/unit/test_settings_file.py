@@ -37,6 +37,7 @@ def test_repository_file_parses_with_simulator_defaults():
     assert set(connections) == {
         "soundcharts_default",
         "acrcloud_default",
+        "acrcloud_identify",
         "musiccharts_db",
         "smtp_default",
         "alerts_webhook",

@@ -21,6 +21,10 @@ pytestmark = pytest.mark.integration
 SCRATCH_DB = f"mc_test_product_migrations_{os.getpid()}"
 
 EXPECTED_TABLES = [
+    "acrcloud_callbacks",
+    "analysis_ai_detections",
+    "analysis_matches",
+    "analysis_reports",
     "artist_airplay",
     "artist_audience",
     "artists",
@@ -39,6 +43,8 @@ EXPECTED_TABLES = [
     "platforms",
     "ranking_entries",
     "rankings",
+    "song_analyses",
+    "songs",
     "soundcharts_call_backoff",
     "track_artists",
     "track_audience",
@@ -372,3 +378,21 @@ def test_deleting_a_ranking_cascades_to_its_entries(seeded):
     with connect(seeded) as conn:
         conn.execute("DELETE FROM rankings WHERE id = 1")
         assert conn.execute("SELECT count(*) FROM ranking_entries").fetchone()[0] == 0
+
+
+def test_0004_song_analysis_downgrades_back(scratch_dsn):
+    from alembic import command
+
+    from musiccharts.db import migrate
+
+    before = "0005"  # the revision 0004 follows
+    assert upgrade(scratch_dsn, before) == before
+    at_before = schema_fingerprint(scratch_dsn)
+    assert upgrade(scratch_dsn, "0004") == "0004"
+    engine = migrate._engine(scratch_dsn)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(migrate._alembic_config(connection), before)
+    finally:
+        engine.dispose()
+    assert schema_fingerprint(scratch_dsn) == at_before

@@ -1,0 +1,1 @@
+"""Song analysis with ACRCloud: clients, audio sampling, result parsing, risk, and the product-DB store."""

@@ -1,0 +1,1 @@
+"""Deferrable triggers (run on the triggerer; importable from ``plugins/``)."""
