@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
-from musiccharts_stack.env import REPO_ROOT, airflow_environment, load_or_create_secrets
+from musiccharts_stack.env import (
+    REPO_ROOT,
+    airflow_environment,
+    load_or_create_secrets,
+    mask_url_password,
+    sizing_defaults,
+    write_private_file,
+)
 from musiccharts_stack.processes import ManagedProcess, ProcessGroup, StackError, airflow_healthy, wait_until
 
 log = logging.getLogger("musiccharts.stack")
@@ -65,6 +72,16 @@ class PostgresParts:
                     conn.execute(f'CREATE DATABASE "{name}"')
                     log.info("created database %s", name)
 
+    def accepting(self) -> bool:
+        """True when the server accepts a connection right now (a restart gate for the components)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(**self.libpq("postgres"), connect_timeout=3) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.Error:
+            return False
+
 
 @dataclass
 class NativeStack:
@@ -76,7 +93,8 @@ class NativeStack:
     broker_url: str | None = None
     api_port: int = 8080
     celery_workers: int = 0
-    worker_concurrency: int = 4
+    #: Processes per Celery worker; None = sized for this machine (see ``sizing_defaults``).
+    worker_concurrency: int | None = None
     simulator_port: int | None = 8765
     simulator_args: list[str] = field(default_factory=list)
     airflow_db: str = "airflow"
@@ -100,10 +118,15 @@ class NativeStack:
     def product_url(self) -> str:
         return self.postgres.url(self.product_db)
 
+    @property
+    def product_url_masked(self) -> str:
+        return mask_url_password(self.product_url)
+
     def environment(self) -> dict[str, str]:
         import os
 
         env = {
+            **sizing_defaults(),
             **os.environ,
             **airflow_environment(
                 executor=self.executor,
@@ -126,6 +149,10 @@ class NativeStack:
             # The limiter shares the broker's Redis server, in its own logical database.
             env["MUSICCHARTS_RATE_LIMIT_REDIS_URL"] = self.broker_url.rsplit("/", 1)[0] + "/1"
         env.update(self.extra_env)
+        concurrency = "AIRFLOW__CELERY__WORKER_CONCURRENCY"
+        env[concurrency] = str(
+            self.worker_concurrency or os.environ.get(concurrency) or sizing_defaults()[concurrency]
+        )
         return env
 
     def run_step(self, description: str, command: list[str]) -> None:
@@ -136,9 +163,11 @@ class NativeStack:
 
     def prepare(self) -> None:
         """Databases, migrations (both), settings: idempotent, so every start runs it."""
-        self.airflow_home.mkdir(parents=True, exist_ok=True)
+        self.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.postgres.ensure_databases(self.airflow_db, self.product_db)
         python = sys.executable
+        #: The admin password when this start created it (shown once), else None.
+        self.new_admin_password = self.ensure_admin_password()
         self.run_step("migrating Airflow's metadata database", [python, "-m", "airflow", "db", "migrate"])
         self.run_step("migrating the product database", [python, "-m", "musiccharts.db.migrate", "upgrade"])
         self.run_step(
@@ -161,21 +190,29 @@ class NativeStack:
         self.group.start(
             ManagedProcess("soundcharts-simulator", command, self.logs / "simulator.log", self.environment())
         )
+        log.info("Soundcharts simulator on http://127.0.0.1:%d (simulated data)", self.simulator_port)
 
     def start_airflow(self) -> None:
         env = self.environment()
         airflow = [sys.executable, "-m", "airflow"]
         for component in AIRFLOW_COMPONENTS:
             self.group.start(
-                ManagedProcess(component, [*airflow, component], self.logs / f"{component}.log", env)
+                ManagedProcess(
+                    component,
+                    [*airflow, component],
+                    self.logs / f"{component}.log",
+                    env,
+                    ready=self.postgres.accepting,
+                )
             )
         for index in range(self.celery_workers):
             self.start_worker(index)
 
     def start_worker(self, index: int) -> ManagedProcess:
+        env = self.environment()
         command = [
             sys.executable, "-m", "airflow", "celery", "worker",
-            "-c", str(self.worker_concurrency), "--celery-hostname", f"worker{index}@%h",
+            "-c", env["AIRFLOW__CELERY__WORKER_CONCURRENCY"], "--celery-hostname", f"worker{index}@%h",
             # Each worker needs its own pid file: the default one in AIRFLOW_HOME admits a single worker.
             "--pid", str(self.airflow_home / f"celery-worker-{index}.pid"),
             "--skip-serve-logs" if index else "--without-gossip",
@@ -185,7 +222,8 @@ class NativeStack:
                 f"celery-worker-{index}",
                 command,
                 self.logs / f"celery-worker-{index}.log",
-                self.environment(),
+                env,
+                ready=self.postgres.accepting,
             )
         )
 
@@ -198,8 +236,26 @@ class NativeStack:
             check=self.group.check_alive,
         )
 
+    @property
+    def passwords_file(self) -> Path:
+        return self.airflow_home / "passwords.json"
+
+    def ensure_admin_password(self) -> str | None:
+        """Create the admin password file (0600, atomically) if missing; return the new password, else None.
+
+        Airflow's simple auth manager would generate it itself, but then prints it into the api-server log
+        on every fresh start; created here, it is shown once on the terminal and never logged.
+        """
+        if self.passwords_file.exists():
+            return None
+        import secrets
+
+        password = secrets.token_urlsafe(12)
+        write_private_file(self.passwords_file, json.dumps({"admin": password}) + "\n")
+        return password
+
     def admin_password(self, timeout: float = 60) -> str:
-        path = self.airflow_home / "passwords.json"
+        path = self.passwords_file
         wait_until(path.exists, timeout=timeout, what=str(path))
         return json.loads(path.read_text())["admin"]
 
@@ -211,11 +267,10 @@ class NativeStack:
         )
         lines = [f"export {key}={shlex.quote(env[key])}" for key in keys]
         lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")
-        path = self.airflow_home / "env.sh"
-        path.write_text(
-            "# written by the stack runner; contains local secrets (git-ignored)\n" + "\n".join(lines) + "\n"
+        write_private_file(
+            self.airflow_home / "env.sh",
+            "# written by the stack runner; contains local secrets (git-ignored)\n" + "\n".join(lines) + "\n",
         )
-        path.chmod(0o600)
 
     def stop(self) -> None:
         self.group.stop()
