@@ -35,7 +35,9 @@ PARENT_WITH_STUBBORN_CHILD = textwrap.dedent(
     """
 )
 
-FAST_POLICY = RestartPolicy(max_failures=5, window_seconds=120, first_delay_seconds=0.05, max_delay_seconds=0.2)
+FAST_POLICY = RestartPolicy(
+    max_failures=5, window_seconds=120, first_delay_seconds=0.05, max_delay_seconds=0.2
+)
 
 
 def alive(pid: int) -> bool:
@@ -55,7 +57,11 @@ def component(tmp_path: Path, name: str, code: str, *args: str, **kwargs) -> Man
     script = tmp_path / f"{name}.py"
     script.write_text(code)
     return ManagedProcess(
-        name, [sys.executable, str(script), *args], tmp_path / "logs" / f"{name}.log", dict(os.environ), **kwargs
+        name,
+        [sys.executable, str(script), *args],
+        tmp_path / "logs" / f"{name}.log",
+        dict(os.environ),
+        **kwargs,
     )
 
 
@@ -97,7 +103,9 @@ def test_component_killed_with_sigkill_comes_back_and_its_children_die(tmp_path,
 
 def test_component_failing_fast_five_times_stops_the_stack_naming_it_and_its_log(tmp_path):
     group = ProcessGroup(policy=FAST_POLICY)
-    failing = component(tmp_path, "dag-processor", "import sys; print('cannot start: bad config'); sys.exit(3)")
+    failing = component(
+        tmp_path, "dag-processor", "import sys; print('cannot start: bad config'); sys.exit(3)"
+    )
     group.start(failing)
     with pytest.raises(StackError) as raised:
         supervise_until(group, lambda: False, "the give-up", timeout=30)
