@@ -142,6 +142,10 @@ class NativeStack:
             "MUSICCHARTS_DB_USER": self.postgres.user,
             "MUSICCHARTS_DB_PASSWORD": self.postgres.password,
             "MUSICCHARTS_DB_URL": self.product_url,
+            # Task logs may carry connection details: private like everything else under the workdir
+            # (Airflow's defaults, 0o664 and 0o775, would ignore the umask).
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
         }
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"

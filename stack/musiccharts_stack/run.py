@@ -14,6 +14,8 @@ Environment knobs (all optional):
   CELERY_WORKERS             number of Celery workers for EXECUTOR=celery (default 1)
   SOUNDCHARTS_API_KEY        with SOUNDCHARTS_APP_ID and SOUNDCHARTS_BASE_URL: use the real API
   AIRFLOW_PORT               api-server port (default 8080)
+  SOUNDCHARTS_SIMULATOR_PORT simulator port (default 8765)
+  SOUNDCHARTS_SIMULATOR_ARGS extra simulator options, e.g. "--rate-limit-per-minute 60"
   AIRFLOW__CORE__PARALLELISM, AIRFLOW__CELERY__WORKER_CONCURRENCY, AIRFLOW__API__WORKERS
                              process counts (default: sized for this machine's cores)
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import signal
 import sys
 import time
@@ -35,7 +38,7 @@ from musiccharts_stack.processes import StackError, airflow_healthy
 
 log = logging.getLogger("musiccharts.run")
 VAR = Path(os.environ.get("MUSICCHARTS_VAR_DIR") or REPO_ROOT / "var")
-SIMULATOR_PORT = 8765
+SIMULATOR_PORT = int(os.environ.get("SOUNDCHARTS_SIMULATOR_PORT") or 8765)
 
 
 def display(value: object) -> str:
@@ -124,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             api_port=args.port,
             celery_workers=args.workers if celery else 0,
             simulator_port=None if source.real else SIMULATOR_PORT,
+            simulator_args=shlex.split(os.environ.get("SOUNDCHARTS_SIMULATOR_ARGS", "")),
         )
         redis_url = args.redis_url or start_private_redis(stack)
         stack.broker_url = redis_url if celery else None
