@@ -24,6 +24,7 @@ EXPECTED_TABLES = [
     "artists",
     "chart_exits",
     "charts",
+    "data_source",
     "genres",
     "platforms",
     "ranking_entries",
@@ -68,14 +69,14 @@ def scratch_dsn(postgres_server):
 def test_upgrade_creates_the_schema_and_is_idempotent(scratch_dsn):
     assert current_revision(scratch_dsn) is None
 
-    assert upgrade(scratch_dsn) == head_revision() == "0002"
+    assert upgrade(scratch_dsn) == head_revision() == "0007"
     first = schema_fingerprint(scratch_dsn)
-    assert upgrade(scratch_dsn) == "0002"
+    assert upgrade(scratch_dsn) == head_revision()
 
     assert schema_fingerprint(scratch_dsn) == first
     with connect(scratch_dsn) as conn:
         assert data_tables(conn) == EXPECTED_TABLES
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
 
 
 def foreign_keys_of(dsn: str, table: str) -> list[str]:
@@ -102,7 +103,7 @@ def test_0002_replaces_the_row_level_keys_of_entries_and_exits_and_downgrades_ba
     ]
     assert len(foreign_keys_of(scratch_dsn, "chart_exits")) == 4
 
-    assert upgrade(scratch_dsn) == "0002"
+    assert upgrade(scratch_dsn, "0002") == "0002"
     assert foreign_keys_of(scratch_dsn, "ranking_entries") == []
     assert foreign_keys_of(scratch_dsn, "chart_exits") == []
     assert foreign_keys_of(scratch_dsn, "rankings") == ["rankings_chart_id_fkey"]  # untouched
@@ -133,14 +134,14 @@ def test_concurrent_upgrades_migrate_once(scratch_dsn):
         thread.join(timeout=120)
 
     assert errors == []
-    assert current_revision(scratch_dsn) == "0002"
+    assert current_revision(scratch_dsn) == head_revision()
 
 
 def test_upgrade_accepts_sqlalchemy_urls(postgres_server, scratch_dsn):
     url = postgres_server.sqlalchemy_url(SCRATCH_DB, driver="psycopg2")
     assert url.startswith("postgresql+psycopg2://")
-    assert upgrade(url) == "0002"
-    assert current_revision(scratch_dsn) == "0002"
+    assert upgrade(url) == head_revision()
+    assert current_revision(scratch_dsn) == head_revision()
 
 
 def test_cli_upgrade_reads_the_url_from_the_environment(postgres_server, scratch_dsn):
@@ -154,7 +155,7 @@ def test_cli_upgrade_reads_the_url_from_the_environment(postgres_server, scratch
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "product database at revision 0002" in result.stdout
+    assert f"product database at revision {head_revision()}" in result.stdout
     current = subprocess.run(
         [sys.executable, "-m", "musiccharts.db.migrate", "current", "--dsn", scratch_dsn],
         env=env,
@@ -163,7 +164,7 @@ def test_cli_upgrade_reads_the_url_from_the_environment(postgres_server, scratch
         text=True,
         timeout=120,
     )
-    assert current.stdout.strip() == "0002"
+    assert current.stdout.strip() == head_revision()
 
 
 def test_cli_without_a_database_is_a_usage_error():
@@ -193,7 +194,7 @@ def test_truncate_all_empties_data_and_keeps_the_version(clean_product_db):
             conn.execute("INSERT INTO platforms (slug, name) VALUES ('x', 'X') RETURNING id").fetchone()[0]
             == 1
         )
-    assert current_revision(clean_product_db) == "0002"
+    assert current_revision(clean_product_db) == head_revision()
 
 
 @pytest.mark.parametrize(
