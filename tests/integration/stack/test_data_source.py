@@ -101,7 +101,7 @@ def test_a_task_resolving_the_product_database_fails_on_a_source_of_the_other_ki
     monkeypatch.setenv("AIRFLOW_CONN_SOUNDCHARTS_DEFAULT", f'{{"conn_type": "http", "host": "{REAL_URL}"}}')
     ensure_same_source(clean_product_db, SIMULATOR_URL)
 
-    with pytest.raises(AirflowFailException, match="customer.api.soundcharts.com.*127.0.0.1"):
+    with pytest.raises(AirflowFailException, match=r"customer\.api\.soundcharts\.com.*127\.0\.0\.1"):
         product_dsn()
 
     monkeypatch.setenv(
