@@ -194,26 +194,38 @@ def print_banner(stack: NativeStack, source: SoundchartsSource) -> None:
 
 
 def supervise(stack: NativeStack, pg_server, stop_requested) -> None:
-    """Restart what exits until Ctrl-C; tell the user when the UI is back after a restart."""
-    ui_down = False
-    next_health_check = 0.0
+    """Restart what exits until Ctrl-C; tell the user when everything is healthy again after a restart."""
+    recovering: set[str] = set()
+    stable_since = 0.0
+    next_database_attempt = 0.0
     while not stop_requested():
-        if pg_server is not None and not pg_server.accepting():
-            pg_server.ensure_running()
+        now = time.monotonic()
+        if pg_server is not None and now >= next_database_attempt and not pg_server.accepting():
+            next_database_attempt = now + 5
+            try:
+                pg_server.ensure_running()
+            except Exception as error:  # e.g. the old server's processes are still exiting: retry
+                log.warning("private PostgreSQL did not start yet (%s); retrying", error)
         restarted = stack.group.supervise()
         if restarted or stack.group.restarting:
-            ui_down = True
-        now = time.monotonic()
-        if ui_down and not stack.group.restarting and now >= next_health_check:
-            next_health_check = now + 2
-            try:
-                healthy = airflow_healthy(stack.api_url, HEALTH_COMPONENTS)
-            except Exception:
-                healthy = False
-            if healthy:
-                ui_down = False
-                log.info("all components are healthy again: the UI is back at %s", stack.api_url)
+            recovering.update(restarted or stack.group.restarting)
+            stable_since = now
+        # Report once the restarted components have stayed up for a few seconds and health is green.
+        if recovering and now - stable_since >= 10 and _healthy(stack):
+            names = ", ".join(sorted(recovering))
+            if "api-server" in recovering:
+                log.info("%s running again: the UI is back at %s", names, stack.api_url)
+            else:
+                log.info("%s running again; all components healthy (UI at %s)", names, stack.api_url)
+            recovering.clear()
         time.sleep(1)
+
+
+def _healthy(stack: NativeStack) -> bool:
+    try:
+        return airflow_healthy(stack.api_url, HEALTH_COMPONENTS)
+    except Exception:
+        return False
 
 
 if __name__ == "__main__":
