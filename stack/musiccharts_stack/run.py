@@ -57,21 +57,16 @@ class SoundchartsSource:
     base_url: str | None
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | os._Environ) -> SoundchartsSource:
+    def from_environment(cls, environ) -> SoundchartsSource:
         """Real only when all three settings are given; a partial set is an error, never a fallback to the
         sandbox credentials or the simulator (which would mix simulated rows into real data)."""
-        names = ("SOUNDCHARTS_API_KEY", "SOUNDCHARTS_APP_ID", "SOUNDCHARTS_BASE_URL")
-        given = [name for name in names if environ.get(name)]
-        if not given:
-            return cls(real=False, base_url=None)
-        missing = [name for name in names if name not in given]
-        if missing:
-            raise StackError(
-                f"{', '.join(given)} set but {', '.join(missing)} missing: the real Soundcharts API needs "
-                "all of SOUNDCHARTS_API_KEY, SOUNDCHARTS_APP_ID and SOUNDCHARTS_BASE_URL. Set the missing "
-                "ones, or unset them all to run against the bundled simulator."
-            )
-        return cls(real=True, base_url=environ["SOUNDCHARTS_BASE_URL"])
+        from musiccharts.db.data_source import IncompleteSettings, real_api_configured
+
+        try:
+            real = real_api_configured(environ)
+        except IncompleteSettings as error:
+            raise StackError(str(error)) from None
+        return cls(real=real, base_url=environ["SOUNDCHARTS_BASE_URL"] if real else None)
 
 
 def start_postgres(var: Path = VAR):

@@ -83,3 +83,82 @@ def source_from_environment() -> DataSource | None:
     """The source configured for this deployment (``SOUNDCHARTS_BASE_URL``), if any."""
     base_url = os.environ.get(BASE_URL_ENV)
     return DataSource.of_base_url(base_url) if base_url else None
+
+
+REAL_SETTINGS = ("SOUNDCHARTS_API_KEY", "SOUNDCHARTS_APP_ID", "SOUNDCHARTS_BASE_URL")
+
+
+class IncompleteSettings(ValueError):
+    """Some but not all settings of the real Soundcharts API are given."""
+
+
+def real_api_configured(environ) -> bool:
+    """True when the real API is configured: all of :data:`REAL_SETTINGS` given, none means no.
+
+    A partial set is an error, never a silent fallback to the sandbox credentials or the simulator (which
+    would put simulated rows where real ones are expected). The message names what is missing, never a
+    value.
+    """
+    given = [name for name in REAL_SETTINGS if environ.get(name)]
+    base_url = environ.get(BASE_URL_ENV)
+    # A base URL alone names a simulator, unless it is the real API's host.
+    if given == [BASE_URL_ENV] and DataSource.of_base_url(base_url).kind != REAL:
+        return False
+    if not given:
+        return False
+    missing = [name for name in REAL_SETTINGS if name not in given]
+    if missing:
+        raise IncompleteSettings(
+            f"{', '.join(given)} set but {', '.join(missing)} missing: the real Soundcharts API needs all of "
+            f"{', '.join(REAL_SETTINGS)}. Set the missing ones, or unset them all to use the simulator."
+        )
+    if DataSource.of_base_url(environ["SOUNDCHARTS_BASE_URL"]).kind != REAL:
+        raise IncompleteSettings(
+            "SOUNDCHARTS_API_KEY is set but SOUNDCHARTS_BASE_URL is not a Soundcharts host "
+            f"(*.{REAL_API_DOMAIN}): real credentials are never sent to a simulator."
+        )
+    return True
+
+
+def _reachable(base_url: str, timeout: float) -> bool:
+    import socket
+    import time
+
+    parts = urlsplit(base_url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 80), timeout=5):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(2)
+
+
+def check_deployment(environ, wait_seconds: float = 60.0) -> str:
+    """Start-up check of a deployment: the real API fully configured, or a simulator actually running.
+
+    Returns a one-line description; raises :class:`IncompleteSettings` with what to do otherwise.
+    """
+    if real_api_configured(environ):
+        return f"data source: {DataSource.of_base_url(environ['SOUNDCHARTS_BASE_URL']).describe()}"
+    base_url = environ.get(BASE_URL_ENV) or ""
+    if not base_url or not _reachable(base_url, wait_seconds):
+        raise IncompleteSettings(
+            "no Soundcharts credentials and no simulator running: set SOUNDCHARTS_API_KEY, "
+            "SOUNDCHARTS_APP_ID and SOUNDCHARTS_BASE_URL in .env for the real API, or start the simulator "
+            "explicitly with `docker compose --profile simulator up` (or COMPOSE_PROFILES=simulator in "
+            ".env) for simulated data."
+        )
+    return f"data source: {DataSource.of_base_url(base_url).describe()} (no credentials given)"
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        print(check_deployment(os.environ))
+    except IncompleteSettings as error:
+        print(f"refusing to start: {error}", file=sys.stderr)
+        sys.exit(2)
