@@ -149,6 +149,8 @@ class NativeStack:
         }
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
+        # Several task processes call the APIs: an in-process rate limiter is refused, never used silently.
+        env.setdefault("MUSICCHARTS_RATE_LIMIT_REQUIRE_SHARED", "true")
         if self.broker_url and "MUSICCHARTS_RATE_LIMIT_REDIS_URL" not in env:
             # The limiter shares the broker's Redis server, in its own logical database.
             env["MUSICCHARTS_RATE_LIMIT_REDIS_URL"] = self.broker_url.rsplit("/", 1)[0] + "/1"
