@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -161,8 +163,11 @@ class MakeRun:
 
 
 @pytest.fixture(scope="module")
-def make_run(tmp_path_factory) -> Iterator[MakeRun]:
-    stack = MakeRun(tmp_path_factory.mktemp("make-run"))
+def make_run() -> Iterator[MakeRun]:
+    # Not under pytest's basetemp: a later pytest session chmods that to 0700, and the private Postgres
+    # (run as its own system user when the tests run as root) must be able to reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="musiccharts-make-run-"))
+    stack = MakeRun(root)
     try:
         stack.start()
         yield stack
@@ -172,6 +177,7 @@ def make_run(tmp_path_factory) -> Iterator[MakeRun]:
         artifacts.mkdir(parents=True, exist_ok=True)
         if stack.output.exists():
             (artifacts / "output.txt").write_text(stack.text())
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_start_up_prints_and_logs_no_secret_and_keeps_them_private(make_run: MakeRun) -> None:
@@ -217,7 +223,7 @@ def test_each_component_and_the_database_killed_mid_catchup_come_back_with_exact
                    what=f"{name} to be restarted", check=make_run.check_alive)  # fmt: skip
         leftovers = [child for child in children if psutil.pid_exists(child) and _group_of(child) == pid]
         assert leftovers == [], f"processes forked by the killed {name} still run"
-    wait_until(lambda: "the UI is back at" in make_run.text(), timeout=180, what="the UI-is-back message")
+    wait_until(lambda: "the UI is back at" in make_run.text(), timeout=300, what="the UI-is-back message")
 
     # The database: kill its postmaster outright; make run starts it again and the components follow.
     postmaster = int((make_run.var / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
