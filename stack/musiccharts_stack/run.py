@@ -29,6 +29,7 @@ import shlex
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl command line at INFO
+    # platformdirs (via pgserver) warns about a missing XDG_RUNTIME_DIR on headless machines; harmless.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
     stop_requested = False
 
