@@ -233,13 +233,17 @@ class NativeStack:
             )
         )
 
-    def wait_healthy(self, timeout: float = 240) -> None:
-        """Every component healthy before anything is unpaused (start-up race, issue #64974)."""
+    def wait_healthy(self, timeout: float = 240, supervise: bool = False) -> None:
+        """Every component healthy before anything is unpaused (start-up race, issue #64974).
+
+        With ``supervise`` a component that exits meanwhile is restarted (``make run`` on a busy machine)
+        instead of failing the wait.
+        """
         wait_until(
             lambda: airflow_healthy(self.api_url, HEALTH_COMPONENTS),
             timeout=timeout,
             what="every Airflow component to report healthy",
-            check=self.group.check_alive,
+            check=self.group.supervise if supervise else self.group.check_alive,
         )
 
     @property

@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_simulator()
         stack.prepare()
         stack.start_airflow()
-        stack.wait_healthy()
+        # A slow or busy machine may need minutes; components that exit meanwhile are restarted.
+        stack.wait_healthy(timeout=900, supervise=True)
         print_banner(stack, source)
         supervise(stack, pg_server, lambda: stop_requested)
         return 0

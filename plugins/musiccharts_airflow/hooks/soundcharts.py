@@ -50,6 +50,8 @@ SHARED_LIMIT_REQUIRED_ENV = "MUSICCHARTS_RATE_LIMIT_REQUIRE_SHARED"
 
 def _shared_limit_required() -> bool:
     return os.environ.get(SHARED_LIMIT_REQUIRED_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 

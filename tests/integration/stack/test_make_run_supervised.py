@@ -90,7 +90,7 @@ class MakeRun:
         with self.output.open("wb") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "musiccharts_stack"],
-                cwd=REPO_ROOT,
+                cwd=self.root,  # as from a checkout: paths are printed relative to it
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -192,6 +192,9 @@ def test_start_up_prints_and_logs_no_secret_and_keeps_them_private(make_run: Mak
 
     secret_files = {make_run.var / "secrets.env", make_run.var / "airflow" / "env.sh",
                     make_run.var / "airflow" / "passwords.json"}  # fmt: skip
+    # No machine path in the banner: paths are relative to where make run was started.
+    banner = printed[printed.index(BANNER) :]
+    assert str(make_run.root) not in banner and "var/logs/" in banner
     scanned = 0
     for path in make_run.var.rglob("*"):
         if not path.is_file() or "pgdata" in path.parts or path in secret_files:
