@@ -1,5 +1,5 @@
 # The MusicCharts Airflow image: the official Airflow 3.3.2 image plus exactly the versions in
-# requirements.lock (the same lock as `make install`, the tests and CI), and the repository's code.
+# requirements.txt (the same lock as `make install`, the tests and CI), and the repository's code.
 #
 #   docker compose build            # or: docker build -t musiccharts-airflow:local .
 #
@@ -11,9 +11,9 @@ FROM apache/airflow:3.3.2-python3.11
 USER airflow
 
 # Dependencies first, so code changes do not invalidate this (slow) layer.
-COPY --chown=airflow:0 requirements.lock /opt/airflow/requirements.lock
+COPY --chown=airflow:0 requirements.txt /opt/airflow/requirements.txt
 # --no-deps: the lock is already the complete, resolved set; pip must not re-resolve it.
-RUN pip install --no-cache-dir --no-deps -r /opt/airflow/requirements.lock
+RUN pip install --no-cache-dir --no-deps -r /opt/airflow/requirements.txt
 
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/

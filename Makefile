@@ -17,14 +17,14 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.lock
+$(BIN)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.txt
 	@touch $@
 
-install: $(BIN)/.installed ## Create .venv exactly from requirements.lock
+install: $(BIN)/.installed ## Create .venv exactly from requirements.txt
 
 # redis-server runs the private Redis of `make run` (shared rate limiter, Celery broker) and of the tests.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -36,18 +36,19 @@ run: install system-deps ## Run the product locally, supervised: Postgres, Redis
 	$(BIN)/python -m musiccharts_stack $(if $(EXECUTOR),--executor $(EXECUTOR)) \
 		$(if $(REDIS_URL),--redis-url $(REDIS_URL)) $(if $(CELERY_WORKERS),--workers $(CELERY_WORKERS))
 
-lock: ## Re-resolve requirements.lock from requirements.in
-	$(BIN)/uv pip compile requirements.in -o requirements.lock $(LOCK_FLAGS)
+lock: ## Re-resolve requirements.txt from requirements.in
+	$(BIN)/uv pip compile requirements.in -o requirements.txt $(LOCK_FLAGS)
 
-lock-check: install ## Fail if requirements.lock is stale against requirements.in
+lock-check: install ## Fail if requirements.txt is stale against requirements.in
 	@$(BIN)/uv pip compile requirements.in -o $(VENV)/lock-check.txt $(LOCK_FLAGS) --no-header
-	@diff <(grep -v '^#' requirements.lock) <(grep -v '^#' $(VENV)/lock-check.txt) \
-		|| { echo "requirements.lock is stale: run 'make lock' and commit it"; exit 1; }
-	@echo "requirements.lock is up to date"
+	@diff <(grep -v '^#' requirements.txt) <(grep -v '^#' $(VENV)/lock-check.txt) \
+		|| { echo "requirements.txt is stale: run 'make lock' and commit it"; exit 1; }
+	@echo "requirements.txt is up to date"
 
-lint: install ## ruff (including the AIR rules) and format check
+lint: install ## ruff (including the AIR rules), format check and mypy (include/ plugins/ simulators/ stack/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fix: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

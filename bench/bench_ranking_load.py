@@ -19,7 +19,7 @@ happen), in a scratch database it creates on the server of ``--dsn`` (default: t
 (d) row by row: the original system's shape, one autocommit INSERT per track and per entry, on a subset;
 (e) rerun: ``load_rankings`` again with the same rankings (every write skipped because nothing differs).
 
-Prints rows/s and the ratio to the raw COPY. Target (issue 4, architecture.md quality bars): (a) >= 0.5x
+Prints rows/s and the ratio to the raw COPY. Target: (a) >= 0.5x
 the raw COPY. Exit status 1 when the target is missed.
 """
 

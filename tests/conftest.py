@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from services import PostgresServer, locate_postgres, locate_redis  # noqa: E402
+from tests.paths import REPO_ROOT
+from tests.services import PostgresServer, locate_postgres, locate_redis
 
 pytest_plugins = ["soundcharts_simulator.pytest_plugin"]
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-# Naming the decorator module makes TaskFlow free at parse time (see dags/charts/sync_chart_rankings.py).
+# Naming the decorator module here lets the dag-processor pre-import it (parsing_pre_import_modules only
+# sees a DAG file's own airflow.* imports), which makes TaskFlow free at parse time.
 import airflow.sdk.definitions.decorators  # noqa: F401
-from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, task
+from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from musiccharts_airflow.governance import PRODUCT_DB_POOL, SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from musiccharts.catalog.config import AudienceConfig
+    from musiccharts.catalog.select import EntityKind
 
 DAG_ID = "fetch_audience"
 CRON = "0 6 * * *"
@@ -47,8 +57,64 @@ pool `{SOUNDCHARTS_POOL}`). Downstream: analytics DAGs read `track_audience` / `
 - *TooManyFailedBatches*: read the failed instances' logs (outage, quota, schema drift).
 """
 
+ENTITY_KINDS: tuple[EntityKind, ...] = ("track", "artist")
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID_LIST = {"type": "array", "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}}
+
+
+def audience_config() -> AudienceConfig:
+    from musiccharts.catalog.config import load_catalog_config
+
+    return load_catalog_config().audience
+
+
+def audience_limits() -> BatchLimits:
+    config = audience_config()
+    return BatchLimits(batch_size=config.entities_per_batch, max_batches=config.max_batches)
+
+
+def platforms(kind: EntityKind) -> tuple[str, ...]:
+    config = audience_config()
+    return config.track_platforms if kind == "track" else config.artist_platforms
+
+
+def select_audience(kind: EntityKind, params: Mapping[str, Any]) -> list[str]:
+    """Entities missing at least one platform up to ``until``."""
+    import psycopg
+
+    from musiccharts.catalog.audience import resolve_until
+    from musiccharts.catalog.select import select_audience_entities
+    from musiccharts_airflow.product_db import product_dsn
+
+    with psycopg.connect(product_dsn()) as conn:
+        return select_audience_entities(
+            conn,
+            kind,
+            platforms=platforms(kind),
+            until=resolve_until(params.get("until")),
+            uuids=params.get(f"{kind}_uuids") or None,
+        )
+
+
+def fetch_audience(kind: EntityKind, uuids: list[str], params: Mapping[str, Any]) -> dict:
+    """New dates of every entity x platform of the batch, loaded in one transaction."""
+    from musiccharts.catalog.audience import resolve_until
+    from musiccharts.catalog.sync import fetch_and_load_audience
+    from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
+    from musiccharts_airflow.product_db import product_dsn
+
+    config = audience_config()
+    return fetch_and_load_audience(
+        SoundchartsHook(),
+        product_dsn(),
+        kind,
+        uuids,
+        platforms=platforms(kind),
+        until=resolve_until(params.get("until")),
+        first_fetch_days=config.first_fetch_days,
+        max_window_days=config.max_window_days,
+    )
+
 
 with DAG(
     dag_id=DAG_ID,
@@ -57,7 +123,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=default_task_args(retries=3, retry_delay=timedelta(minutes=1)),
+    default_args=default_task_args(),
     tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
     params={
         "until": Param(
@@ -72,108 +138,17 @@ with DAG(
     },
     doc_md=DOC,
 ) as dag:
-
-    def _plan(kind: str, params: dict) -> list[dict]:
-        import psycopg
-        from airflow.sdk.configuration import conf
-
-        from musiccharts.catalog.audience import resolve_until
-        from musiccharts.catalog.batching import plan_batches
-        from musiccharts.catalog.config import load_catalog_config
-        from musiccharts.catalog.select import select_audience_entities
-        from musiccharts_airflow.product_db import product_dsn
-
-        config = load_catalog_config().audience
-        platforms = config.track_platforms if kind == "track" else config.artist_platforms
-        with psycopg.connect(product_dsn()) as conn:
-            uuids = select_audience_entities(
-                conn,
-                kind,
-                platforms=platforms,
-                until=resolve_until(params.get("until")),
-                uuids=params.get(f"{kind}_uuids") or None,
-            )
-        # Never more mapped instances than this deployment's [core] max_map_length allows.
-        limit = min(config.max_batches, conf.getint("core", "max_map_length"))
-        return plan_batches(uuids, endpoint_max=config.entities_per_batch, max_batches=limit)
-
-    def _fetch(kind: str, batch: dict, params: dict) -> dict:
-        from airflow.sdk import get_current_context
-
-        from musiccharts.catalog.audience import resolve_until
-        from musiccharts.catalog.batching import batch_label
-        from musiccharts.catalog.config import load_catalog_config
-        from musiccharts.catalog.sync import fetch_and_load_audience
-        from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
-        from musiccharts_airflow.product_db import product_dsn
-
-        get_current_context()["batch_label"] = batch_label(batch, f"{kind}s")
-        config = load_catalog_config().audience
-        return fetch_and_load_audience(
-            SoundchartsHook(),
-            product_dsn(),
-            kind,
-            batch["ids"],
-            platforms=config.track_platforms if kind == "track" else config.artist_platforms,
-            until=resolve_until(params.get("until")),
-            first_fetch_days=config.first_fetch_days,
-            max_window_days=config.max_window_days,
+    batches = [
+        batched_fetch(
+            noun=f"{kind}s",
+            plan_task_id=f"plan_{kind}_batches",
+            fetch_task_id=f"fetch_{kind}_batch",
+            select=partial(select_audience, kind),
+            fetch=partial(fetch_audience, kind),
+            limits=audience_limits,
+            plan_doc=f"{kind.title()}s missing at least one platform up to `until`, as batches (ids only).",
+            fetch_doc=f"New dates of every {kind} x platform of the batch, loaded in one transaction.",
         )
-
-    @task(task_id="plan_track_batches", pool=PRODUCT_DB_POOL)
-    def plan_track_batches(params=None) -> list[dict]:
-        """Tracks missing at least one platform up to ``until``, as batches (ids only)."""
-        return _plan("track", params)
-
-    @task(task_id="plan_artist_batches", pool=PRODUCT_DB_POOL)
-    def plan_artist_batches(params=None) -> list[dict]:
-        """Artists missing at least one platform up to ``until``, as batches (ids only)."""
-        return _plan("artist", params)
-
-    @task(
-        task_id="fetch_track_batch",
-        pool=SOUNDCHARTS_POOL,
-        map_index_template="{{ batch_label }}",
-        max_active_tis_per_dagrun=4,
-    )
-    def fetch_track_batch(batch: dict, params=None) -> dict:
-        """New dates of every track x platform of the batch, loaded in one transaction."""
-        return _fetch("track", batch, params)
-
-    @task(
-        task_id="fetch_artist_batch",
-        pool=SOUNDCHARTS_POOL,
-        map_index_template="{{ batch_label }}",
-        max_active_tis_per_dagrun=4,
-    )
-    def fetch_artist_batch(batch: dict, params=None) -> dict:
-        """New dates of every artist x platform of the batch, loaded in one transaction."""
-        return _fetch("artist", batch, params)
-
-    @task(task_id="summarise", trigger_rule=TriggerRule.ALL_DONE)
-    def summarise(track_batches: list[dict], track_results, artist_batches: list[dict], artist_results):
-        """Fail only when more than the threshold of all batches failed; log and return the counts."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from musiccharts.catalog.config import load_catalog_config
-        from musiccharts.catalog.runtime import summarise_run
-        from musiccharts.catalog.sync import TooManyFailedBatches
-
-        threshold = load_catalog_config().audience.failure_threshold
-        try:
-            return summarise_run(
-                list(track_batches or []) + list(artist_batches or []),
-                list(track_results or []) + list(artist_results or []),
-                threshold,
-            )
-        except TooManyFailedBatches as error:
-            raise AirflowFailException(str(error)) from None  # retrying the summary cannot help
-
-    track_plan = plan_track_batches()
-    artist_plan = plan_artist_batches()
-    summarise(
-        track_plan,
-        fetch_track_batch.expand(batch=track_plan),
-        artist_plan,
-        fetch_artist_batch.expand(batch=artist_plan),
-    )
+        for kind in ENTITY_KINDS
+    ]
+    summarise_batches(*batches, failure_threshold=lambda: audience_config().failure_threshold)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import airflow.sdk.definitions.decorators  # noqa: F401
 
 from musiccharts_airflow.assets import CHART_RANKINGS_ASSET, TRACKS_UPDATED_ASSET
+from musiccharts_airflow.dag_factories.metadata import build_metadata_dag
 from musiccharts_airflow.governance import SOUNDCHARTS_POOL, default_task_args
-from musiccharts_airflow.metadata_dags import build_metadata_dag
 
 DOC = f"""\
 ### Purpose

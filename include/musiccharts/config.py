@@ -112,11 +112,3 @@ def load_chart_configs(path: Path | None = None) -> tuple[ChartConfig, ...]:
 @cache
 def _load_chart_configs(path: Path) -> tuple[ChartConfig, ...]:
     return tuple(parse_chart_configs(path.read_text(), source=str(path.name)))
-
-
-def chart_by_slug(slug: str, path: Path | None = None) -> ChartConfig:
-    path = path or charts_file()
-    for chart in load_chart_configs(path):
-        if chart.slug == slug:
-            return chart
-    raise ConfigError(f"{path.name}: no chart with slug {slug!r}")

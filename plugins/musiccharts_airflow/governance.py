@@ -11,6 +11,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from musiccharts_airflow.notifications import task_failure_notifier
+
 log = logging.getLogger(__name__)
 
 OWNER = "data-platform"
@@ -35,35 +37,9 @@ class Tag(StrEnum):
     TIER_2 = "tier:2"
 
 
-def notify_failure(context: dict[str, Any]) -> None:
-    """Task failure alert: one structured ERROR line that log-based alerting (and the UI) picks up.
-
-    When an ``alerts_webhook`` HTTP connection exists, the same summary is POSTed to it. Alerting must
-    never mask the original failure, so every error here is logged and swallowed.
-    """
-    ti = context.get("ti") or context.get("task_instance")
-    summary = {
-        "dag_id": getattr(ti, "dag_id", None),
-        "task_id": getattr(ti, "task_id", None),
-        "map_index": getattr(ti, "map_index", None),
-        "run_id": context.get("run_id"),
-        "try_number": getattr(ti, "try_number", None),
-        "exception": repr(context.get("exception"))[:500],
-    }
-    log.error("MusicCharts task failed: %s", summary)
-    try:
-        from airflow.sdk import BaseHook
-
-        connection = BaseHook.get_connection("alerts_webhook")
-    except Exception:  # no webhook configured: the log line is the alert
-        return
-    try:
-        import requests
-
-        url = connection.host if "://" in (connection.host or "") else f"https://{connection.host}"
-        requests.post(url, json=summary, timeout=10).raise_for_status()
-    except Exception as error:  # pragma: no cover - depends on an external endpoint
-        log.warning("could not deliver failure alert: %s", error)
+#: Task failure alert (email and/or webhook, see ``notifications``): pages once for an unmapped task that
+#: failed its last try; a failed mapped task instance is left to its batch threshold.
+notify_failure = task_failure_notifier
 
 
 def default_task_args(*, retries: int = 3, retry_delay: timedelta = timedelta(minutes=1)) -> dict[str, Any]:

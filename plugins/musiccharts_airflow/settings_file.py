@@ -19,8 +19,10 @@ An empty optional connection field (``conn_login: ${X:-}``) means "not set".
 
 An entry whose values are all empty is skipped, as astro does with the placeholders of its template.
 
-Applying is an upsert in ONE metadata-database transaction through Airflow's ORM: listed objects are
-created or updated, unlisted ones are never touched, and if anything fails nothing is written. Passwords and
+Applying is an upsert in ONE metadata-database transaction with the calls Airflow's own import commands
+make (``connections import --overwrite``: a new ``Connection`` merged onto the old row's id;
+``Pool.create_or_update_pool``; ``Variable.set``): listed objects are created or updated, unlisted ones are
+never touched, an unchanged object is not written, and if anything fails nothing is written. Passwords and
 extras are encrypted by the models with the configured Fernet key, as when set through the UI.
 
 Command line (exit status 2 on a malformed file, 1 when applying fails; output names objects and changed
@@ -188,29 +190,21 @@ class ConnectionSetting(BaseModel):
             raise ValueError("conn_type: field required (or give conn_uri)")
         return self
 
-    def airflow_fields(self) -> dict[str, Any]:
-        """The values of the Airflow ``Connection`` columns this entry sets (extra as a dict or None)."""
+    def to_connection(self) -> Any:
+        """This entry as Airflow's ``Connection`` model, built by its public constructor (URI form too)."""
+        connection_model, _, _ = _orm_models()
         if self.conn_uri is not None:
-            connection_model, _, _ = _orm_models()
-            parsed = connection_model(conn_id=self.conn_id, uri=self.conn_uri)
-            return {
-                "conn_type": parsed.conn_type,
-                "host": parsed.host,
-                "schema": parsed.schema,
-                "login": parsed.login,
-                "password": parsed.password,
-                "port": parsed.port,
-                "extra": json.loads(parsed.extra) if parsed.extra else None,
-            }
-        return {
-            "conn_type": self.conn_type,
-            "host": self.conn_host,
-            "schema": self.conn_schema,
-            "login": self.conn_login,
-            "password": self.conn_password,
-            "port": self.conn_port,
-            "extra": self.conn_extra or None,
-        }
+            return connection_model(conn_id=self.conn_id, uri=self.conn_uri)
+        return connection_model(
+            conn_id=self.conn_id,
+            conn_type=self.conn_type,
+            host=self.conn_host,
+            schema=self.conn_schema,
+            login=self.conn_login,
+            password=self.conn_password,
+            port=self.conn_port,
+            extra=self.conn_extra or None,
+        )
 
 
 class PoolSetting(BaseModel):
@@ -358,7 +352,7 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ, *, so
             parsed[section.key].append(entry)
     if problems:
         raise SettingsError(source, problems)
-    return AirflowSettings(**{key: tuple(entries) for key, entries in parsed.items()})
+    return AirflowSettings.model_validate({key: tuple(entries) for key, entries in parsed.items()})
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] = os.environ) -> AirflowSettings:
@@ -410,9 +404,6 @@ class ApplyReport:
     def count(self, outcome: Outcome) -> int:
         return sum(change.outcome is outcome for change in self.changes)
 
-    def outcome_of(self, kind: str, name: str) -> Outcome:
-        return next(c.outcome for c in self.changes if c.kind == kind and c.name == name)
-
     def summary(self) -> str:
         return ", ".join(f"{self.count(outcome)} {outcome}" for outcome in Outcome)
 
@@ -428,50 +419,47 @@ def _orm_models() -> tuple[Any, Any, Any]:
     return Connection, Pool, Variable  # noqa: AIR311
 
 
-def _stored_password(connection: Any) -> str | None:
-    try:
-        return connection.password
-    except Exception:
-        # Encrypted with another Fernet key: treat as different, so applying rewrites it readably.
-        return "\0undecryptable"
+#: The ``Connection`` fields a settings entry sets (compared to decide whether applying changes anything).
+_CONNECTION_FIELDS = ("conn_type", "host", "schema", "login", "password", "port", "extra")
 
 
-def _stored_extra(connection: Any) -> dict[str, Any] | None:
-    try:
-        return json.loads(connection.extra) if connection.extra else None
-    except Exception:
-        return {"\0undecryptable": True}
+def connection_values(connection: Any) -> dict[str, Any]:
+    """The fields of a ``Connection`` as comparable values: password decrypted, extra as a dict."""
+    values: dict[str, Any] = {}
+    for name in _CONNECTION_FIELDS:
+        try:
+            value = getattr(connection, name)
+            values[name] = (json.loads(value) if value else None) if name == "extra" else value
+        except Exception:
+            # Encrypted with another Fernet key: differs from any wanted value, so applying rewrites it.
+            values[name] = object()
+    return values
 
 
 def _apply_connection(session: Session, setting: ConnectionSetting) -> Change:
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     connection_model, _, _ = _orm_models()
-    wanted = setting.airflow_fields()
+    wanted = setting.to_connection()
     existing = session.scalar(select(connection_model).where(connection_model.conn_id == setting.conn_id))
     if existing is None:
-        session.add(connection_model(conn_id=setting.conn_id, **wanted))
+        session.add(wanted)
         return Change("connection", setting.conn_id, Outcome.CREATED)
-    current = {
-        "conn_type": existing.conn_type,
-        "host": existing.host,
-        "schema": existing.schema,
-        "login": existing.login,
-        "password": _stored_password(existing),
-        "port": existing.port,
-        "extra": _stored_extra(existing),
-    }
-    changed = tuple(name for name, value in wanted.items() if current[name] != value)
-    for name in changed:
-        value = wanted[name]
-        if name == "password" and value is None:
-            # Connection.set_password ignores empty values, so clearing goes to the columns directly.
-            existing._password = None
-            existing.is_encrypted = False
-        elif name == "extra":
-            existing.extra = json.dumps(value) if value is not None else None
-        else:
-            setattr(existing, name, value)
+    before, after = connection_values(existing), connection_values(wanted)
+    changed = tuple(name for name in _CONNECTION_FIELDS if before[name] != after[name])
+    if changed:
+        # As `airflow connections import --overwrite`: the new row takes the old primary key and is merged.
+        # Fields the file does not manage keep what the UI wrote.
+        wanted.id = existing.id
+        wanted.description, wanted.team_name = existing.description, existing.team_name
+        session.merge(wanted)
+        if "password" in changed and after["password"] is None:
+            # The password setter ignores None, so merging keeps the old one: clear it by an UPDATE.
+            session.execute(
+                update(connection_model)
+                .where(connection_model.id == existing.id)
+                .values(password=None, is_encrypted=False)
+            )
     return Change("connection", setting.conn_id, Outcome.UPDATED if changed else Outcome.UNCHANGED, changed)
 
 

@@ -179,9 +179,6 @@ class AirflowApi:
         )
         return page["task_instances"]
 
-    def all_task_instances(self, dag_id: str) -> list[dict]:
-        return [ti for run in self.dag_runs(dag_id) for ti in self.task_instances(dag_id, run["dag_run_id"])]
-
 
 # --- product database --------------------------------------------------------------------------------------
 
@@ -251,10 +248,17 @@ class E2EStack:
     api: AirflowApi | None = None
 
     @property
+    def native(self) -> NativeStack:
+        """The running Airflow stack (``start()`` first)."""
+        if self.stack is None:
+            raise RuntimeError("the stack is not started: call start() first")
+        return self.stack
+
+    @property
     def product_dsn(self) -> str:
         from psycopg.conninfo import make_conninfo
 
-        return make_conninfo(**self.stack.postgres.libpq(self.stack.product_db))
+        return make_conninfo(**self.native.postgres.libpq(self.native.product_db))
 
     @property
     def logs(self) -> Path:
@@ -303,17 +307,17 @@ class E2EStack:
             simulator_port=None,
             extra_env=env,
         )
-        self.stack.prepare()
-        self.stack.start_airflow()
-        self.stack.wait_healthy(timeout=healthy_timeout)
-        self.api = AirflowApi(self.stack.api_url, "admin", self.stack.admin_password())
+        self.native.prepare()
+        self.native.start_airflow()
+        self.native.wait_healthy(timeout=healthy_timeout)
+        self.api = AirflowApi(self.native.api_url, "admin", self.native.admin_password())
         for chart in self.charts:
             self.api.wait_for_dag(chart.dag_id)
         return self
 
     # components ---------------------------------------------------------------------------------------------
     def process(self, name: str):
-        return next(process for process in self.stack.group.processes if process.name == name)
+        return next(process for process in self.native.group.processes if process.name == name)
 
     def kill_worker(self, index: int) -> None:
         """SIGKILL the whole process group of one Celery worker (main process, pool children, tasks)."""
@@ -322,7 +326,7 @@ class E2EStack:
         process = self.process(f"celery-worker-{index}")
         process.signal_group(signal.SIGKILL)
         process.process.wait(timeout=30)
-        self.stack.group.processes.remove(process)
+        self.native.group.processes.remove(process)
 
     def stop_worker(self, index: int, timeout: float = 60) -> None:
         """Warm shutdown of one Celery worker (SIGTERM: it finishes its running tasks first)."""
@@ -336,19 +340,19 @@ class E2EStack:
         except subprocess.TimeoutExpired:
             process.signal_group(signal.SIGKILL)
             process.process.wait(timeout=30)
-        self.stack.group.processes.remove(process)
+        self.native.group.processes.remove(process)
 
     def start_worker(self, index: int) -> None:
-        self.stack.start_worker(index)
+        self.native.start_worker(index)
 
     def restart_dead_components(self) -> list[str]:
         """One pass of the stack's supervisor: components that exited are restarted (with backoff, their
         leftover children killed); returns the names restarted in this pass."""
-        return self.stack.group.supervise()
+        return self.native.group.supervise()
 
     def check_alive(self) -> None:
         """Supervise (as ``make run`` does); raises only when a component keeps failing fast."""
-        self.stack.group.supervise()
+        self.native.group.supervise()
 
     # artifacts ----------------------------------------------------------------------------------------------
     def copy_logs(self, destination: Path) -> Path:
@@ -371,12 +375,8 @@ class E2EStack:
 
     def stop(self) -> None:
         """Stop everything this harness started (Airflow first, then simulator, Redis, Postgres)."""
-        for action in (
-            lambda: self.stack and self.stack.stop(),
-            lambda: self.simulator and self.simulator.stop(),
-            lambda: self.redis and self.redis.stop(),
-            lambda: self.postgres and self.postgres.stop(),
-        ):
+        started = (self.stack, self.simulator, self.redis, self.postgres)
+        for action in (component.stop for component in started if component is not None):
             try:
                 action()
             except Exception:  # keep tearing down the rest

@@ -65,8 +65,9 @@ class PostgresParts:
 
     def ensure_databases(self, *names: str) -> None:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
-        with psycopg.connect(**self.libpq("postgres"), autocommit=True) as conn:
+        with psycopg.connect(make_conninfo(**self.libpq("postgres")), autocommit=True) as conn:
             for name in names:
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
                     conn.execute(f'CREATE DATABASE "{name}"')
@@ -75,9 +76,10 @@ class PostgresParts:
     def accepting(self) -> bool:
         """True when the server accepts a connection right now (a restart gate for the components)."""
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
         try:
-            with psycopg.connect(**self.libpq("postgres"), connect_timeout=3) as conn:
+            with psycopg.connect(make_conninfo(**self.libpq("postgres")), connect_timeout=3) as conn:
                 return conn.execute("SELECT 1").fetchone() == (1,)
         except psycopg.Error:
             return False
@@ -97,6 +99,8 @@ class NativeStack:
     worker_concurrency: int | None = None
     simulator_port: int | None = 8765
     simulator_args: list[str] = field(default_factory=list)
+    #: Local SMTP sink for the alert emails (messages land in ``<workdir>/mail``); None = no sink.
+    smtp_sink_port: int | None = None
     airflow_db: str = "airflow"
     product_db: str = "musiccharts"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -151,6 +155,9 @@ class NativeStack:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
         # Several task processes call the APIs: an in-process rate limiter is refused, never used silently.
         env.setdefault("MUSICCHARTS_RATE_LIMIT_REQUIRE_SHARED", "true")
+        if self.smtp_sink_port:
+            env.setdefault("SMTP_HOST", "127.0.0.1")
+            env.setdefault("SMTP_PORT", str(self.smtp_sink_port))
         if self.broker_url and "MUSICCHARTS_RATE_LIMIT_REDIS_URL" not in env:
             # The limiter shares the broker's Redis server, in its own logical database.
             env["MUSICCHARTS_RATE_LIMIT_REDIS_URL"] = self.broker_url.rsplit("/", 1)[0] + "/1"
@@ -198,6 +205,23 @@ class NativeStack:
         )
         log.info("Soundcharts simulator on http://127.0.0.1:%d (simulated data)", self.simulator_port)
 
+    def start_smtp_sink(self) -> None:
+        if not self.smtp_sink_port:
+            return
+        command = [
+            sys.executable,
+            "-m",
+            "smtp_sink",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.smtp_sink_port),
+        ]
+        command += ["--mailbox", str(self.workdir / "mail")]
+        self.group.start(
+            ManagedProcess("smtp-sink", command, self.logs / "smtp-sink.log", self.environment())
+        )
+
     def start_airflow(self) -> None:
         env = self.environment()
         airflow = [sys.executable, "-m", "airflow"]
@@ -234,16 +258,23 @@ class NativeStack:
         )
 
     def wait_healthy(self, timeout: float = 240, supervise: bool = False) -> None:
-        """Every component healthy before anything is unpaused (start-up race, issue #64974).
+        """Every component healthy before anything is unpaused (a DAG unpaused earlier may start too soon).
 
         With ``supervise`` a component that exits meanwhile is restarted (``make run`` on a busy machine)
         instead of failing the wait.
         """
+
+        def check() -> None:
+            if supervise:
+                self.group.supervise()
+            else:
+                self.group.check_alive()
+
         wait_until(
             lambda: airflow_healthy(self.api_url, HEALTH_COMPONENTS),
             timeout=timeout,
             what="every Airflow component to report healthy",
-            check=self.group.supervise if supervise else self.group.check_alive,
+            check=check,
         )
 
     @property

@@ -124,8 +124,9 @@ class PrivatePostgres:
         self.parts = PostgresParts.from_url(self.server.get_uri())
 
     def _pg_ctl(self, *args: str, timeout: float = 60) -> None:
-        from pgserver._commands import pg_ctl
+        from pgserver._commands import create_command_function
 
+        pg_ctl = create_command_function("pg_ctl")
         pg_ctl(list(args), pgdata=self.datadir, user=self.server.system_user, timeout=timeout)
 
     def restart(self, down_seconds: float = 2.0) -> None:

@@ -142,8 +142,9 @@ class ProcessGroup:
         """Raise if a component exited (for callers that do not supervise)."""
         for process in self.processes:
             if not process.running:
+                code = process.process.returncode if process.process else None
                 raise StackError(
-                    f"{process.name} exited ({describe_exit(process.process.returncode)}); "
+                    f"{process.name} exited ({describe_exit(code)}); "
                     f"log {process.log_path}:\n" + process.log_tail()
                 )
 
@@ -169,8 +170,8 @@ class ProcessGroup:
                 process.restarts += 1
                 process.restart_at = None
                 process.waiting_logged = False
-                log.warning("%s restarted (pid %d, restart #%d)", process.name, process.process.pid,
-                            process.restarts)  # fmt: skip
+                pid = process.process.pid if process.process else None
+                log.warning("%s restarted (pid %s, restart #%d)", process.name, pid, process.restarts)
                 restarted.append(process.name)
         return restarted
 
@@ -179,7 +180,7 @@ class ProcessGroup:
         process.failures.append(now)
         while process.failures and now - process.failures[0] > self.policy.window_seconds:
             process.failures.popleft()
-        exit_text = describe_exit(process.process.returncode)
+        exit_text = describe_exit(process.process.returncode if process.process else None)
         if len(process.failures) >= self.policy.max_failures:
             raise StackError(
                 f"{process.name} exited {len(process.failures)} times within "

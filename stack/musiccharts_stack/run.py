@@ -18,6 +18,8 @@ Environment knobs (all optional):
   SOUNDCHARTS_SIMULATOR_ARGS extra simulator options, e.g. "--rate-limit-per-minute 60"
   AIRFLOW__CORE__PARALLELISM, AIRFLOW__CELERY__WORKER_CONCURRENCY, AIRFLOW__API__WORKERS
                              process counts (default: sized for this machine's cores)
+  SMTP_HOST                  real SMTP server for alert emails (default: a local sink on 127.0.0.1:8025
+                             storing every message in var/mail/)
 """
 
 from __future__ import annotations
@@ -32,10 +34,14 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musiccharts_stack.env import REPO_ROOT
 from musiccharts_stack.native import HEALTH_COMPONENTS, NativeStack, PostgresParts
 from musiccharts_stack.processes import StackError, airflow_healthy
+
+if TYPE_CHECKING:
+    from musiccharts_stack.private_services import PrivatePostgres
 
 log = logging.getLogger("musiccharts.run")
 VAR = Path(os.environ.get("MUSICCHARTS_VAR_DIR") or REPO_ROOT / "var")
@@ -70,7 +76,7 @@ class SoundchartsSource:
         return cls(real=real, base_url=environ["SOUNDCHARTS_BASE_URL"] if real else None)
 
 
-def start_postgres(var: Path = VAR):
+def start_postgres(var: Path = VAR) -> tuple[PostgresParts, PrivatePostgres | None]:
     """The server to use: a private PostgreSQL 16 (pgserver, in var/pgdata) unless one is given.
 
     Returns its connection parts and the private server (None for a given server).
@@ -126,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             celery_workers=args.workers if celery else 0,
             simulator_port=None if source.real else SIMULATOR_PORT,
             simulator_args=shlex.split(os.environ.get("SOUNDCHARTS_SIMULATOR_ARGS", "")),
+            # Alert emails go to a local sink unless a real SMTP server is configured.
+            smtp_sink_port=None if os.environ.get("SMTP_HOST") else 8025,
         )
         redis_url = args.redis_url or start_private_redis(stack)
         stack.broker_url = redis_url if celery else None
@@ -134,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         if source.real:
             log.info("real Soundcharts API: %s", source.base_url)
         stack.start_simulator()
+        stack.start_smtp_sink()
         stack.prepare()
         stack.start_airflow()
         # A slow or busy machine may need minutes; components that exit meanwhile are restarted.
@@ -187,7 +196,12 @@ def print_banner(stack: NativeStack, source: SoundchartsSource) -> None:
         f"  Login:       {login}\n"
         f"  Product DB:  {display(stack.product_url_masked)}\n"
         f"  Logs:        {display(stack.logs)}/   CLI: source {display(stack.airflow_home)}/env.sh\n"
-        "  A component that exits is restarted; Ctrl-C stops everything.\n",
+        + (
+            f"  Alert mail:  {display(stack.workdir / 'mail')}/ (one .eml file a message, local SMTP sink)\n"
+            if stack.smtp_sink_port
+            else ""
+        )
+        + "  A component that exits is restarted; Ctrl-C stops everything.\n",
         flush=True,
     )
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scenario_charts import E2E_CHARTS
 
 from musiccharts_stack.e2e import E2EStack
+from tests.e2e.scenario_charts import E2E_CHARTS
+from tests.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "var" / "test-artifacts" / "e2e"
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from scenario_charts import DAILY, WEEKLY
 
 from musiccharts_stack.e2e import E2EStack, expected_rankings, ranking_row_counts, stored_rankings
+from tests.e2e.scenario_charts import DAILY, WEEKLY
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from scenario_charts import RATE_LIMIT, RATE_LIMIT_SECOND
 
 from musiccharts_stack.e2e import E2EStack, expected_rankings, ranking_row_counts, stored_rankings
+from tests.e2e.scenario_charts import RATE_LIMIT, RATE_LIMIT_SECOND
 
 pytestmark = pytest.mark.e2e
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from scenario_charts import RESTARTS
 
 from musiccharts_stack.e2e import E2EStack, expected_rankings, ranking_row_counts, stored_rankings
 from musiccharts_stack.processes import wait_until
+from tests.e2e.scenario_charts import RESTARTS
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -26,10 +25,10 @@ from musiccharts_airflow.settings_file import (
     apply_settings,
     load_settings,
 )
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "itest_settings_"
 SECRET = "s3cret-api-key-for-test"
 

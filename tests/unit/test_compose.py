@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO_ROOT
+
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
-LOCK_FILE = REPO_ROOT / "requirements.lock"
+LOCK_FILE = REPO_ROOT / "requirements.txt"
 
 SHARED_SECRETS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY")
 AIRFLOW_SERVICES = {
@@ -491,7 +492,7 @@ def test_dockerfile_builds_from_the_locked_airflow_version():
 def test_dockerfile_installs_exactly_the_lock_and_copies_the_code():
     instructions = dockerfile_instructions()
     copies = [argument.split() for keyword, argument in instructions if keyword == "COPY"]
-    lock_copy = next(parts for parts in copies if "requirements.lock" in parts)
+    lock_copy = next(parts for parts in copies if "requirements.txt" in parts)
     lock_target = lock_copy[-1]
     runs = [argument for keyword, argument in instructions if keyword == "RUN"]
     install = next(run for run in runs if "install" in run)
@@ -527,7 +528,7 @@ def test_packages_the_compose_commands_need_are_locked(compose):
     if worker_env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://"):
         needed.add("redis")
     missing = sorted(needed - set(locked))
-    assert missing == [], f"compose needs packages missing from requirements.lock: {missing}"
+    assert missing == [], f"compose needs packages missing from requirements.txt: {missing}"
     assert len(needed) >= 10  # the detection above found every command
 
 

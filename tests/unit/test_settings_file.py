@@ -11,12 +11,13 @@ import pytest
 
 from musiccharts_airflow.settings_file import (
     SettingsError,
+    connection_values,
     expand_environment,
     load_settings,
     main,
 )
+from tests.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_FILE = REPO_ROOT / "airflow_settings.yaml"
 
 
@@ -34,7 +35,7 @@ def test_repository_file_parses_with_simulator_defaults():
 
     connections = {c.conn_id: c for c in settings.connections}
     assert set(connections) == {"soundcharts_default", "acrcloud_default", "musiccharts_db"}
-    soundcharts = connections["soundcharts_default"].airflow_fields()
+    soundcharts = connection_values(connections["soundcharts_default"].to_connection())
     assert soundcharts["conn_type"] == "http"
     assert soundcharts["host"] == "http://127.0.0.1:8765"
     assert (soundcharts["login"], soundcharts["password"]) == ("soundcharts", "soundcharts")
@@ -44,7 +45,7 @@ def test_repository_file_parses_with_simulator_defaults():
         "quota_floor": 1000,
         "max_retries": 5,
     }
-    database = connections["musiccharts_db"].airflow_fields()
+    database = connection_values(connections["musiccharts_db"].to_connection())
     assert database["conn_type"] == "postgres"
     assert (database["host"], database["port"], database["schema"]) == ("127.0.0.1", 5432, "musiccharts")
     assert (database["login"], database["password"]) == ("postgres", None)
@@ -74,7 +75,7 @@ def test_repository_file_takes_real_credentials_from_the_environment():
         "MUSICCHARTS_RATE_LIMIT_REDIS_URL": "redis://redis:6379/1",
     }
     settings = load_settings(SETTINGS_FILE, environ=environ)
-    connections = {c.conn_id: c.airflow_fields() for c in settings.connections}
+    connections = {c.conn_id: connection_values(c.to_connection()) for c in settings.connections}
     soundcharts = connections["soundcharts_default"]
     assert soundcharts["host"] == "https://customer.api.soundcharts.com"
     assert (soundcharts["login"], soundcharts["password"]) == ("my-app", "k3y-from-env")
@@ -177,7 +178,7 @@ def test_conn_uri_is_accepted_alone(tmp_path):
               conn_uri: postgres://bob:secret@db.example:6432/product
         """,
     )
-    fields = load_settings(path, environ={}).connections[0].airflow_fields()
+    fields = connection_values(load_settings(path, environ={}).connections[0].to_connection())
     assert fields["conn_type"] == "postgres"
     assert (fields["host"], fields["port"], fields["schema"]) == ("db.example", 6432, "product")
     assert (fields["login"], fields["password"]) == ("bob", "secret")

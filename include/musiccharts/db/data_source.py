@@ -59,7 +59,10 @@ def record_source(conn: psycopg.Connection, source: DataSource) -> DataSource:
         "INSERT INTO data_source (id, kind, host) VALUES (1, %s, %s) ON CONFLICT (id) DO NOTHING",
         (source.kind, source.host),
     )
-    return recorded_source(conn)
+    recorded = recorded_source(conn)
+    if recorded is None:  # the row was just written or already there: only a concurrent DELETE gets here
+        raise RuntimeError("data_source row vanished while being recorded")
+    return recorded
 
 
 def ensure_same_source(dsn: str, base_url: str) -> DataSource:

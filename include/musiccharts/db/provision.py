@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -43,7 +44,7 @@ def provision(admin_dsn: str, role: str, password: str, database: str) -> None:
     """Make ``role`` (login, ``password``) owner of ``database`` and of everything in its public schema."""
     if not password:
         raise ValueError(f"the product database role {role!r} needs a password")
-    admin = {**conninfo_to_dict(to_libpq_dsn(admin_dsn))}
+    admin: dict[str, Any] = {**conninfo_to_dict(to_libpq_dsn(admin_dsn))}
     with psycopg.connect(make_conninfo(**{**admin, "dbname": "postgres"}), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         statement = "ALTER ROLE {} LOGIN PASSWORD {}" if exists else "CREATE ROLE {} LOGIN PASSWORD {}"

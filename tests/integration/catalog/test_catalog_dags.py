@@ -11,7 +11,10 @@ from urllib.parse import parse_qs
 
 import psycopg
 import pytest
-from db_snapshot import table_snapshot
+
+from tests.dag_runs import mapped_instances, task_state
+from tests.db_snapshot import table_snapshot
+from tests.paths import DAGS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +29,7 @@ def catalog_dags():
         patch.setenv("MUSICCHARTS_RETRY_DELAY_SECONDS", "1")
         from airflow.dag_processing.dagbag import DagBag
 
-        bag = DagBag(dag_folder="dags/catalog")
+        bag = DagBag(dag_folder=str(DAGS_DIR / "catalog"))
     assert bag.import_errors == {}
     return bag
 
@@ -80,27 +83,6 @@ def served_track(sim, song_uuid: str) -> tuple:
         song["producers"],
         [artist["uuid"] for artist in song["artists"]],
     )
-
-
-def mapped_instances(run, task_id: str) -> list[tuple[str | None, str]]:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = (
-            session.query(TaskInstance.rendered_map_index, TaskInstance.state, TaskInstance.try_number)
-            .filter(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
-            .filter(TaskInstance.task_id == task_id)
-            .order_by(TaskInstance.map_index)
-            .all()
-        )
-    return [(row[0], str(row[1]), row[2]) for row in rows]
-
-
-def task_state(run, task_id: str) -> str:
-    states = {state for _, state, _ in mapped_instances(run, task_id)}
-    assert len(states) == 1, states
-    return states.pop()
 
 
 def test_mapped_run_stores_what_is_served_and_rerun_is_free(

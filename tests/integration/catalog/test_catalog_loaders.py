@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import psycopg
 import pytest
-from db_snapshot import table_snapshot as snapshot
 
 from musiccharts.catalog import load
 from musiccharts.catalog.select import last_audience_dates, select_audience_entities, select_stale_entities
@@ -23,13 +21,11 @@ from musiccharts.soundcharts.models import (
     SongMetadataResponse,
     parse_payload,
 )
+from tests.db_snapshot import table_snapshot as snapshot
+from tests.paths import RECORDED
 
 pytestmark = pytest.mark.integration
 
-# An unchanged copy of shared/fixtures/recorded, kept in the repo.
-RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "recorded"
-if not RECORDED.exists():  # a checkout that vendors the fixtures
-    RECORDED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "recorded"
 FETCHED_AT = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 BAD_GUY = "7d534228-5165-11e9-9375-549f35161576"
 

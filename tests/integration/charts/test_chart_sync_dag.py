@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from db_snapshot import table_snapshot
+
+from tests.db_snapshot import table_snapshot
+from tests.paths import DAGS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +29,7 @@ def chart_dags():
     # Retries stay on (a fault must exhaust them), but without the production minutes between tries.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MUSICCHARTS_RETRY_DELAY_SECONDS", "0")
-        bag = DagBag(dag_folder="dags/charts")
+        bag = DagBag(dag_folder=str(DAGS_DIR / "charts"))
     assert bag.import_errors == {}
     return bag
 

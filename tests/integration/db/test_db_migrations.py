@@ -13,11 +13,11 @@ import pytest
 
 from musiccharts.db.connection import connect, to_libpq_dsn
 from musiccharts.db.migrate import current_revision, data_tables, head_revision, truncate_all, upgrade
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
 SCRATCH_DB = "mc_test_product_migrations"
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 EXPECTED_TABLES = [
     "artist_audience",

@@ -9,15 +9,6 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from conftest import (
-    day_period,
-    ranking_from_pages,
-    recorded_page,
-    small_ranking,
-    song_uuid,
-    synthetic_second_page,
-)
-from db_snapshot import table_snapshot
 
 import musiccharts.charts.load as load_module
 from musiccharts.charts.load import (
@@ -28,6 +19,15 @@ from musiccharts.charts.load import (
     load_rankings,
 )
 from musiccharts.db.connection import connect
+from tests.db_snapshot import table_snapshot
+from tests.integration.db.rankings import (
+    day_period,
+    ranking_from_pages,
+    recorded_page,
+    small_ranking,
+    song_uuid,
+    synthetic_second_page,
+)
 
 pytestmark = pytest.mark.integration
 

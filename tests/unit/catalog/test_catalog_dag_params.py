@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.paths import DAGS_DIR
+
 
 @pytest.fixture(scope="module")
 def catalog_dags():
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder="dags/catalog")
+    bag = DagBag(dag_folder=str(DAGS_DIR / "catalog"))
     assert bag.import_errors == {}
     return bag  # read through bag.dags: DagBag.get_dag() also consults Airflow's metadata database
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
 from soundcharts_simulator.catalogue import PLATFORMS, Catalogue, UnknownEntityError, parse_ranking_day
+from tests.paths import RECORDED
 
-# Recorded real responses (an unchanged copy of shared/fixtures/recorded, kept in the repo).
-RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "recorded"
 NOW = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
 
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -30,11 +29,9 @@ from musiccharts.soundcharts.models import (
     SongMetadataResponse,
     parse_payload,
 )
+from tests.paths import RECORDED, REPO_ROOT
 
-# Recorded real responses (an unchanged copy of shared/fixtures/recorded, kept in the repo).
-RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "recorded"
 NOW = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _recorded(name: str) -> dict:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from musiccharts.soundcharts import models
-
-# An unchanged copy of shared/fixtures/recorded, kept in the repo.
-RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "recorded"
-if not RECORDED.is_dir():  # a checkout that carries the shared folder next to it
-    RECORDED = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "recorded"
+from tests.paths import RECORDED
 
 #: recorded file -> (model of the whole payload, endpoint it came from)
 RECORDED_MODELS: dict[str, tuple[type, str]] = {

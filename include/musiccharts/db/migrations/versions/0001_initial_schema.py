@@ -1,7 +1,7 @@
 """Initial product schema: platforms, charts, rankings, entries, exits, tracks, artists, genres, audience.
 
-Natural keys are UNIQUE constraints (architecture.md, "Data store"), unlike the original system where most
-of them were conventions (origin-inventory.md §3). Soundcharts uuids are stored as canonical lower-case text
+Natural keys are UNIQUE constraints, so a duplicate is refused by the database rather than by convention.
+Soundcharts uuids are stored as canonical lower-case text
 (a CHECK enforces the form) so that values compare equal to the API's strings everywhere.
 
 Revision ID: 0001
