@@ -45,7 +45,7 @@ def test_each_component_killed_with_sigkill_comes_back_and_the_catchup_is_exact(
             )
             orphans = [pid for pid in children if psutil.pid_exists(pid) and _in_group(pid, old_pid)]
             assert orphans == [], f"children of the killed {name} still run: {orphans}"
-            stack.stack.wait_healthy(timeout=180)
+            stack.native.wait_healthy(timeout=180)
         runs = api.wait_for_runs(
             SUPERVISED_KILLS.dag_id, count=SUPERVISED_KILLS.periods, timeout=600, check=supervise
         )

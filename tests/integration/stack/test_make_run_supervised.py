@@ -75,7 +75,8 @@ class MakeRun:
             "SOUNDCHARTS_SIMULATOR_ARGS": f"--rate-limit-per-minute {RATE_PER_MINUTE}",
             "SOUNDCHARTS_REQUESTS_PER_MINUTE": str(RATE_PER_MINUTE),
             "MUSICCHARTS_CHARTS_FILE": str(charts_file),
-            "MUSICCHARTS_RETRY_DELAY_SECONDS": "5",
+            # Retries (exponential from 30 s: 30, 60, 120 s) outlast the database outage and the restarts.
+            "MUSICCHARTS_RETRY_DELAY_SECONDS": "30",
             # Tasks killed with the scheduler's executor workers are failed (then retried) within 30 s.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
             "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
@@ -177,6 +178,10 @@ def make_run() -> Iterator[MakeRun]:
         artifacts.mkdir(parents=True, exist_ok=True)
         if stack.output.exists():
             (artifacts / "output.txt").write_text(stack.text())
+        # Component and task logs, to see why a run failed (the stack's directory is deleted below).
+        for name in ("logs", "airflow/logs"):
+            if (stack.var / name).is_dir():
+                shutil.copytree(stack.var / name, artifacts / name.replace("/", "-"), dirs_exist_ok=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
