@@ -103,21 +103,33 @@ class ManagedProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signum)
 
-    def group_alive(self) -> bool:
-        """True while any process of the component's group exists (the component or a child of it)."""
+    def leftovers(self) -> list[int]:
+        """Pids still in the component's session: its process group, and the processes its children moved
+        into groups of their own (Airflow runs each task in a new process group of the same session)."""
         if self.process is None:
-            return False
-        try:
-            os.killpg(self.process.pid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+            return []
+        session = self.process.pid
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.getsid(int(entry.name)) == session:
+                        found.append(int(entry.name))
+        return found
+
+    def group_alive(self) -> bool:
+        """True while any process of the component's session exists (the component or a descendant)."""
+        return bool(self.leftovers())
 
     def kill_leftovers(self, timeout: float = 10.0) -> None:
-        """SIGKILL what the exited component left in its group (forked workers ignore SIGTERM)."""
+        """SIGKILL what the exited component left behind (forked workers ignore SIGTERM, orphaned task
+        processes would run on): its process group and every other process of its session."""
         self.signal_group(signal.SIGKILL)
         deadline = time.monotonic() + timeout
-        while self.group_alive() and time.monotonic() < deadline:
+        while (remaining := self.leftovers()) and time.monotonic() < deadline:
+            for pid in remaining:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -185,7 +197,7 @@ class ProcessGroup:
             raise StackError(
                 f"{process.name} exited {len(process.failures)} times within "
                 f"{self.policy.window_seconds:.0f} s (last: {exit_text}); giving up and stopping the stack. "
-                f"Its log: {process.log_path}\n" + process.log_tail()
+                f"Its log: {shown(process.log_path)}\n" + process.log_tail()
             )
         delay = self.policy.delay(len(process.failures))
         process.restart_at = now + delay
@@ -193,7 +205,7 @@ class ProcessGroup:
             "%s exited (%s); restarting it in %.0f s (%d exit(s) in the last %.0f s). "
             "Last lines of %s:\n%s",
             process.name, exit_text, delay, len(process.failures), self.policy.window_seconds,
-            process.log_path, _indent(process.log_tail(15)),
+            shown(process.log_path), _indent(process.log_tail(15)),
         )  # fmt: skip
 
     @property
@@ -215,6 +227,14 @@ class ProcessGroup:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.process.wait(timeout=10)
         self.processes.clear()
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when inside it, so messages name no machine path."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _safely(condition: Callable[[], bool]) -> bool:

@@ -27,8 +27,15 @@ PARENT_WITH_STUBBORN_CHILD = textwrap.dedent(
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while True:
             time.sleep(1)
+    # Like an Airflow task process: moved into a process group of its own (same session).
+    task = os.fork()
+    if task == 0:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        while True:
+            time.sleep(1)
     with open(sys.argv[1], "a") as pids:
-        pids.write(f"{os.getpid()} {child}\\n")
+        pids.write(f"{os.getpid()} {child} {task}\\n")
     print("component started", flush=True)
     while True:
         time.sleep(1)
@@ -65,7 +72,7 @@ def component(tmp_path: Path, name: str, code: str, *args: str, **kwargs) -> Man
     )
 
 
-def pids_of(path: Path) -> list[tuple[int, int]]:
+def pids_of(path: Path) -> list[tuple[int, ...]]:
     if not path.exists():
         return []
     return [tuple(map(int, line.split())) for line in path.read_text().splitlines() if line.strip()]
@@ -81,7 +88,7 @@ def test_component_killed_with_sigkill_comes_back_and_its_children_die(tmp_path,
     process = group.start(component(tmp_path, "scheduler", PARENT_WITH_STUBBORN_CHILD, str(pid_file)))
     try:
         wait_until(lambda: len(pids_of(pid_file)) == 1, timeout=20, what="first start", interval=0.05)
-        first_parent, first_child = pids_of(pid_file)[0]
+        first_parent, first_child, first_task = pids_of(pid_file)[0]
 
         caplog.set_level(logging.WARNING, logger="musiccharts.stack")
         os.kill(first_parent, signal.SIGKILL)
@@ -89,16 +96,17 @@ def test_component_killed_with_sigkill_comes_back_and_its_children_die(tmp_path,
 
         assert process.restarts == 1
         assert not alive(first_child), "the SIGTERM-ignoring child outlived its killed component"
-        second_parent, second_child = pids_of(pid_file)[1]
-        assert alive(second_parent) and alive(second_child)
+        assert not alive(first_task), "the child in a process group of its own outlived its component"
+        second_parent, second_child, second_task = pids_of(pid_file)[1]
+        assert alive(second_parent) and alive(second_child) and alive(second_task)
         messages = "\n".join(record.getMessage() for record in caplog.records)
         assert "scheduler exited (code -9 (killed by SIGKILL))" in messages
         assert "component started" in messages  # the tail of its log
         assert "scheduler restarted" in messages
     finally:
         group.stop(grace_seconds=2)
-    for parent, child in pids_of(pid_file):
-        assert not alive(parent) and not alive(child), "stop() left a process of the component behind"
+    for pids in pids_of(pid_file):
+        assert not any(alive(pid) for pid in pids), "stop() left a process of the component behind"
 
 
 def test_component_failing_fast_five_times_stops_the_stack_naming_it_and_its_log(tmp_path):
