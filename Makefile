@@ -12,7 +12,7 @@ LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --ex
 export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins:$(CURDIR)/simulators:$(CURDIR)/stack
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help install system-deps run lock lock-check lint fix test test-fast bench clean-data
+.PHONY: help install system-deps run lock lock-check lint fix test test-fast bench clean-data pg-client backup restore
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -54,14 +54,29 @@ fix: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install system-deps lock-check lint ## Lint, then the whole test suite (unit, integration, e2e) on real Postgres/Redis
+test: install system-deps lock-check lint pg-client ## Lint, then the whole test suite (unit, integration, e2e) on real Postgres/Redis
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-test-fast: install system-deps ## The suite without the end-to-end (Celery) tests
+test-fast: install system-deps pg-client ## The suite without the end-to-end (Celery) tests
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 
 bench: install ## Run every benchmark (prints ratios against in-run baselines)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+pg-client: install ## pg_dump/pg_restore of the server's major version (apt-get postgresql-client-N if missing)
+	@$(BIN)/python -m musiccharts.maintenance.pg_tools check || { \
+		major=$$($(BIN)/python -m musiccharts.maintenance.pg_tools major) && \
+		echo "installing postgresql-client-$$major" && apt-get update -qq && \
+		apt-get install -y --no-install-recommends postgresql-client-$$major && \
+		$(BIN)/python -m musiccharts.maintenance.pg_tools check; }
+
+backup: pg-client ## Verified backup of the product database now (MUSICCHARTS_DB_URL: `source var/airflow/env.sh`)
+	$(BIN)/python -m musiccharts.maintenance.backup create
+
+restore: pg-client ## Restore BACKUP (default latest) into TARGET_DB (REPLACE=1 overwrites a non-empty one)
+	@test -n "$(TARGET_DB)" || { echo "usage: make restore TARGET_DB=name [BACKUP=latest|name] [REPLACE=1]"; exit 2; }
+	$(BIN)/python -m musiccharts.maintenance.backup restore $(or $(BACKUP),latest) --target-db $(TARGET_DB) \
+		$(if $(REPLACE),--replace)
 
 clean-data: ## Delete the local stack's data (var/): databases, logs, secrets
 	rm -rf var

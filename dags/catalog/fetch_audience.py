@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
+from musiccharts_airflow.assets import AUDIENCE_UPDATED_ASSET
 from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
 from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
+from musiccharts_airflow.params import uuid_list_param
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,7 +51,8 @@ yesterday, so one run replaces any number of missed ones; replaying missed days 
 
 ### Upstream / Downstream
 Upstream: tracks and artists stored by the chart and metadata DAGs; Soundcharts (`soundcharts_default`,
-pool `{SOUNDCHARTS_POOL}`). Downstream: analytics DAGs read `track_audience` / `artist_audience`.
+pool `{SOUNDCHARTS_POOL}`). Downstream: Asset `audience_updated` → fraud detection; analytics DAGs read
+`track_audience` / `artist_audience`.
 
 ### Troubleshooting
 - A failed batch instance ("tracks 1-25 of 1,200") can be cleared on its own; loads are idempotent.
@@ -58,8 +61,6 @@ pool `{SOUNDCHARTS_POOL}`). Downstream: analytics DAGs read `track_audience` / `
 """
 
 ENTITY_KINDS: tuple[EntityKind, ...] = ("track", "artist")
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-_UUID_LIST = {"type": "array", "items": {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}}
 
 
 def audience_config() -> AudienceConfig:
@@ -80,13 +81,12 @@ def platforms(kind: EntityKind) -> tuple[str, ...]:
 
 def select_audience(kind: EntityKind, params: Mapping[str, Any]) -> list[str]:
     """Entities missing at least one platform up to ``until``."""
-    import psycopg
-
     from musiccharts.catalog.audience import resolve_until
     from musiccharts.catalog.select import select_audience_entities
+    from musiccharts.db.connection import product_db_session
     from musiccharts_airflow.product_db import product_dsn
 
-    with psycopg.connect(product_dsn()) as conn:
+    with product_db_session(product_dsn()) as conn:
         return select_audience_entities(
             conn,
             kind,
@@ -133,8 +133,8 @@ with DAG(
             pattern=r"^\d{4}-\d{2}-\d{2}$",
             description="Last day to fetch (YYYY-MM-DD). Empty = yesterday (UTC).",
         ),
-        "track_uuids": Param([], **_UUID_LIST, description="Only these tracks (empty = all)."),
-        "artist_uuids": Param([], **_UUID_LIST, description="Only these artists (empty = all)."),
+        "track_uuids": uuid_list_param("Only these tracks (empty = all)."),
+        "artist_uuids": uuid_list_param("Only these artists (empty = all)."),
     },
     doc_md=DOC,
 ) as dag:
@@ -151,4 +151,8 @@ with DAG(
         )
         for kind in ENTITY_KINDS
     ]
-    summarise_batches(*batches, failure_threshold=lambda: audience_config().failure_threshold)
+    summarise_batches(
+        *batches,
+        failure_threshold=lambda: audience_config().failure_threshold,
+        outlets=[AUDIENCE_UPDATED_ASSET],
+    )

@@ -7,7 +7,8 @@ typo never silently drops a chart from the schedule.
 from __future__ import annotations
 
 import os
-from datetime import date
+import re
+from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,25 @@ class Frequency(StrEnum):
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 
+#: How long after the end of its period a chart's ranking may take to be published before the run fails.
+#: Real charts appear hours after the day they rank; weekly and monthly ones may lag by days.
+DEFAULT_PUBLICATION_DEADLINE: dict[Frequency, timedelta] = {
+    Frequency.DAILY: timedelta(hours=48),
+    Frequency.WEEKLY: timedelta(days=8),
+    Frequency.MONTHLY: timedelta(days=35),
+}
+
+_DURATION = re.compile(r"^(?P<amount>[1-9][0-9]*)(?P<unit>[mhd])$")
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``48h``, ``8d`` -> a timedelta; anything else raises ValueError naming the accepted form."""
+    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"expected a duration such as 90m, 48h or 8d, got {text!r}")
+    return timedelta(**{_DURATION_UNITS[match["unit"]]: int(match["amount"])})
+
 
 class ChartConfig(BaseModel):
     """One chart to sync. ``history_start`` is the first period catchup fills."""
@@ -44,6 +64,17 @@ class ChartConfig(BaseModel):
     frequency: Frequency
     history_start: date
     enabled: bool = True
+    publication_deadline: timedelta | None = None
+
+    @field_validator("publication_deadline", mode="before")
+    @classmethod
+    def _parse_deadline(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @property
+    def deadline(self) -> timedelta:
+        """How long after its period ends a ranking may take to appear (``publication_deadline``)."""
+        return self.publication_deadline or DEFAULT_PUBLICATION_DEADLINE[self.frequency]
 
     @field_validator("frequency", mode="before")
     @classmethod

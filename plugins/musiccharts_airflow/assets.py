@@ -13,3 +13,18 @@ CHART_RANKINGS_ASSET = Asset("chart_rankings")
 
 #: Track metadata was refreshed, possibly with new artists (track metadata → artist metadata).
 TRACKS_UPDATED_ASSET = Asset("tracks_updated")
+
+#: Audience series of tracks or artists were extended (audience fetch → fraud detection, performance).
+AUDIENCE_UPDATED_ASSET = Asset("audience_updated")
+
+#: Chart trends were brought up to date (analytics → exports, downstream consumers).
+CHART_TRENDS_ASSET = Asset("chart_trends")
+
+#: Chart health was recomputed for the day.
+CHART_HEALTH_ASSET = Asset("chart_health")
+
+#: Streaming-fraud flags were recomputed.
+FRAUD_FLAGS_ASSET = Asset("fraud_flags")
+
+#: Performance reports were recomputed.
+PERFORMANCE_REPORTS_ASSET = Asset("performance_reports")

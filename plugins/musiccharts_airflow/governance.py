@@ -42,8 +42,19 @@ class Tag(StrEnum):
 notify_failure = task_failure_notifier
 
 
-def default_task_args(*, retries: int = 3, retry_delay: timedelta = timedelta(minutes=1)) -> dict[str, Any]:
-    """Default ``default_args`` for every DAG: owner, retries with exponential backoff, failure alert.
+#: The hard limit of one task try, as in the original system: a task that hangs (a stuck call, a lock that
+#: never comes) is killed and retried instead of holding its slot forever. Configurable per DAG.
+DEFAULT_EXECUTION_TIMEOUT = timedelta(minutes=30)
+
+
+def default_task_args(
+    *,
+    retries: int = 3,
+    retry_delay: timedelta = timedelta(minutes=1),
+    execution_timeout: timedelta = DEFAULT_EXECUTION_TIMEOUT,
+) -> dict[str, Any]:
+    """Default ``default_args`` for every DAG: owner, retries with exponential backoff, a time limit per
+    try (``execution_timeout``, default 30 min), failure alert.
 
     ``MUSICCHARTS_RETRY_DELAY_SECONDS`` overrides the first retry delay (the end-to-end tests shorten it so
     that recovery scenarios finish in seconds; production keeps the default).
@@ -58,5 +69,6 @@ def default_task_args(*, retries: int = 3, retry_delay: timedelta = timedelta(mi
         # 2.0 = the delay doubles on each try (Airflow 3.3 takes the multiplier), capped below.
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": execution_timeout,
         "on_failure_callback": notify_failure,
     }

@@ -26,7 +26,7 @@ def read_mailbox(directory: Path) -> list[EmailMessage]:
     if not directory.exists():
         return []
     return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         for path in sorted(directory.glob("*.eml"))
     ]
 

@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--now", type=datetime.fromisoformat, default=None, help="pin the clock (ISO, tz-aware)"
     )
+    parser.add_argument(
+        "--lenient-ranking-dates",
+        action="store_true",
+        help="serve the latest ranking on or before any requested datetime instead of 404",
+    )
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -37,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         quota=args.quota,
         rate_limit_per_minute=args.rate_limit_per_minute,
         now=args.now,
+        lenient_ranking_dates=args.lenient_ranking_dates,
     )
     app = create_app(state, Catalogue(args.seed))
     logging.getLogger("soundcharts_simulator").info(

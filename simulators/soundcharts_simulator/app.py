@@ -21,13 +21,14 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from soundcharts_simulator.analytics_endpoints import endpoints as analytics_endpoints
 from soundcharts_simulator.catalogue import (
     ARTIST_AUDIENCE_PLATFORMS,
     PLATFORM_NAMES,
     SONG_AUDIENCE_PLATFORMS,
     Catalogue,
     UnknownEntityError,
-    parse_ranking_day,
+    parse_ranking_datetime,
 )
 from soundcharts_simulator.state import RequestInfo, RequestRecord, SimulatorState
 
@@ -167,18 +168,26 @@ def _chart_or_404(call: _Call):
 
 
 def _ranking(call: _Call) -> dict[str, Any]:
+    """``{datetime}`` must be a published ranking's own datetime (the official docs send clients to
+    ``available-rankings`` "to query the correct date"); any other datetime is 404. With the lenient knob
+    the latest ranking dated on or before the given day is served instead (the old, forgiving behaviour)."""
     chart = _chart_or_404(call)
     when = call.params["when"]
+    latest = chart.latest_period(call.now)
     if when == "latest":
-        period = chart.latest_period(call.now)
+        period = latest
     else:
         try:
-            day = parse_ranking_day(when)
+            moment = parse_ranking_datetime(when)
         except ValueError:
             raise ApiError(400, "datetime", f"Invalid datetime {when!r}: expected ATOM format") from None
-        period = min(chart.period_on_or_before(day), chart.latest_period(call.now))
+        if call.state.lenient_ranking_dates:
+            period = min(chart.period_on_or_before(moment.date()), latest)
+        else:
+            dated = chart.period_dated(moment)
+            period = dated if dated is not None and dated <= latest else -1
     if period < 0:
-        raise ApiError(404, "ranking", "Ranking not found: no ranking on or before this date")
+        raise ApiError(404, "ranking", "Ranking not found")
     snapshot = call.catalogue.ranking_at_period(chart.slug, period)
     return _collection(call, snapshot.items, {"related": snapshot.related})
 
@@ -317,6 +326,7 @@ ENDPOINTS: list[tuple[str, re.Pattern[str], Handler]] = [
     ("artist", re.compile(rf"^{_VERSION}/artist/(?P<uuids>[^/,]+)$"), _artist),
     ("usage", re.compile(rf"^{_VERSION}/team/usage$"), _usage),
 ]
+ENDPOINTS += analytics_endpoints(_VERSION)  # artist streaming audience (monthly listeners)
 #: Endpoints that cost no quota and are not rate limited (Soundcharts documents usage as free).
 FREE_ENDPOINTS = frozenset({"usage"})
 

@@ -208,6 +208,13 @@ class ChartDefinition:
             return (day - first).days // 7
         return (day.year * 12 + day.month - 1) - (first.year * 12 + first.month - 1)
 
+    def period_dated(self, moment: datetime) -> int | None:
+        """Index of the ranking dated exactly ``moment`` (tz-aware), or None when no ranking has that date."""
+        period = self.period_on_or_before(moment.astimezone(UTC).date())
+        if period < 0 or self.datetime_of_period(period) != moment:
+            return None
+        return period
+
     def latest_period(self, now: datetime) -> int:
         """Index of the newest ranking published at ``now`` (rankings appear at their 12:00 UTC date)."""
         period = self.period_on_or_before(now.astimezone(UTC).date())
@@ -537,6 +544,18 @@ _SONG_AUDIENCE_SCALE = {
     "tiktok": 0.0004,
     "airplay": 0.0003,
 }
+#: The metrics each platform's artist audience carries, after the official docs ("Get audience": a table
+#: of likeCount/followerCount/followingCount/postCount/viewCount per platform, followerCount only on the
+#: others) and the bulk feed's sample rows. Each metric: (name, share of followerCount, growth factor).
+ARTIST_AUDIENCE_METRICS: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "spotify": (),
+    "deezer": (),
+    "instagram": (("followingCount", 0.0002, 0.1), ("postCount", 0.00003, 0.5)),
+    "soundcloud": (("followingCount", 0.0004, 0.1), ("postCount", 0.00005, 0.5)),
+    "tiktok": (("likeCount", 7.3, 1.2), ("followingCount", 0.000002, 0.0), ("postCount", 0.000002, 0.5)),
+    "youtube": (("viewCount", 180.0, 1.5), ("postCount", 0.00004, 0.5)),
+}
+
 _ARTIST_AUDIENCE_SCALE = {
     "spotify": 1.0,
     "youtube": 0.35,
@@ -1022,29 +1041,37 @@ class Catalogue:
     def artist_audience(
         self, artist_uuid: str, platform: str, start: date, end: date, now: datetime | None = None
     ) -> list[dict[str, Any]]:
-        """Followers (subscribers...) per day from ``end`` back to ``start``, newest first."""
+        """Audience items per day from ``end`` back to ``start``, newest first, as the API serves them.
+
+        Every item has ``date`` and ``followerCount`` plus the platform's other metrics
+        (:data:`ARTIST_AUDIENCE_METRICS`); a metric may be 0 (an artist with no posts yet), never missing
+        on a platform that has it.
+        """
         if platform not in ARTIST_AUDIENCE_PLATFORMS:
             raise UnknownEntityError(f"platform {platform!r}")
         artist_id = self.artist_id(artist_uuid)
         record = self._artist_record(artist_id)
         if now is not None:
             end = min(end, self.last_crawl_day(now))
-        identifier = {
-            "spotify": record["spotify_id"],
-            "youtube": record["youtube_id"],
-        }.get(platform, record["object"]["slug"])
         key = _mix(self.seed_key, artist_id, _text_key(platform))
         base = (2_000 + 40_000_000 * record["popularity"]) * _ARTIST_AUDIENCE_SCALE[platform]
         growth = base * (0.0002 + 0.002 * _unit(_mix(key, 1)))  # followers gained per day
+        # Some artists have posted nothing on a platform: a real 0, which must be stored as 0.
+        silent = _unit(_mix(key, 2)) < 0.1
         origin = self.SONG_ORIGIN
         items = []
         day = end
         while day >= start:
             age = (day - origin).days
             wiggle = (_unit(_mix(key, age)) - 0.5) * growth * 0.5  # small daily ups and downs
-            items.append(
-                {"date": _day_iso(day), "identifier": identifier, "value": int(base + growth * age + wiggle)}
-            )
+            followers = int(base + growth * age + wiggle)
+            item: dict[str, Any] = {"date": _day_iso(day), "followerCount": followers}
+            for name, share, growth_factor in ARTIST_AUDIENCE_METRICS[platform]:
+                if silent and name == "postCount":
+                    item[name] = 0
+                else:
+                    item[name] = int(share * (base + growth * growth_factor * age))
+            items.append(item)
             day -= timedelta(days=1)
         return items
 
@@ -1056,6 +1083,17 @@ def _deep_copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_deep_copy(item) for item in value]
     return value
+
+
+def parse_ranking_datetime(text: str) -> datetime:
+    """The moment named by a ranking path parameter; a bare date means midnight UTC of that day."""
+    text = text.strip()
+    day = parse_ranking_day(text)
+    rest = text[10:]
+    if not rest:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    moment = datetime.fromisoformat(f"{text[:10]}{rest.replace(' ', '+')}".replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_ranking_day(text: str) -> date:

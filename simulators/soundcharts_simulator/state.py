@@ -89,6 +89,7 @@ class SimulatorState:
         now: datetime | Callable[[], datetime] | None = None,
         max_song_batch: int = 10,
         max_artist_batch: int = 10,
+        lenient_ranking_dates: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lock = threading.RLock()
@@ -100,6 +101,7 @@ class SimulatorState:
             "now": now,
             "max_song_batch": max_song_batch,
             "max_artist_batch": max_artist_batch,
+            "lenient_ranking_dates": lenient_ranking_dates,
             "monotonic": monotonic,
         }
         self.reset()
@@ -115,6 +117,8 @@ class SimulatorState:
             self.rate_limit_per_minute: int | None = initial["rate_limit_per_minute"]
             self.max_song_batch: int = initial["max_song_batch"]
             self.max_artist_batch: int = initial["max_artist_batch"]
+            # Strict by default: a ranking datetime that is not a published ranking's own datetime is 404.
+            self.lenient_ranking_dates: bool = initial["lenient_ranking_dates"]
             self._clock = initial["now"]
             # The rate-limit window runs on this clock; tests may swap in a fake one.
             self.monotonic: Callable[[], float] = initial["monotonic"]

@@ -150,6 +150,12 @@ class NativeStack:
             # (Airflow's defaults, 0o664 and 0o775, would ignore the umask).
             "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
             "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+            # Connection airflow_metadata_db (airflow db clean in the retention DAG).
+            "AIRFLOW_DB_HOST": self.postgres.host,
+            "AIRFLOW_DB_PORT": self.postgres.port,
+            "AIRFLOW_DB_NAME": self.airflow_db,
+            "AIRFLOW_DB_USER": self.postgres.user,
+            "AIRFLOW_DB_PASSWORD": self.postgres.password,
         }
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"

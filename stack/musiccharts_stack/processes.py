@@ -96,6 +96,11 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the process has exited (``None`` while running or before it started)."""
+        return self.process.returncode if self.process is not None else None
+
     def signal_group(self, signum: int) -> None:
         """Signal the component and every process it forked (they share its process group)."""
         if self.process is None:
@@ -154,9 +159,8 @@ class ProcessGroup:
         """Raise if a component exited (for callers that do not supervise)."""
         for process in self.processes:
             if not process.running:
-                code = process.process.returncode if process.process else None
                 raise StackError(
-                    f"{process.name} exited ({describe_exit(code)}); "
+                    f"{process.name} exited ({describe_exit(process.returncode)}); "
                     f"log {process.log_path}:\n" + process.log_tail()
                 )
 

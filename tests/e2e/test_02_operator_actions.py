@@ -107,6 +107,7 @@ def test_clearing_a_complete_period_reruns_without_any_api_call(stack: E2EStack)
     )
     assert {ti["task_id"] for ti in cleared["task_instances"]} == {
         "check_period_needs_sync",
+        "wait_for_publication",
         "fetch_and_load_ranking",
         "check_ranking_quality",
     }

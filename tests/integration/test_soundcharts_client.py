@@ -111,11 +111,16 @@ class TestSoundchartsClient:
         assert "offset=100" in calls[1].query
 
     def test_ranking_for_a_date(self, client, sim_now) -> None:
-        ranking = client.get_chart_ranking(CHART, date(2026, 11, 20))
+        # Asked for by a published ranking's own datetime, as available-rankings lists it.
+        ranking = client.get_chart_ranking(CHART, datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
         truth = sim_now.catalogue.ranking(CHART, date(2026, 11, 20), NOW)
         assert ranking.date == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
         assert [item.song.uuid for item in ranking.items] == [item["song"]["uuid"] for item in truth.items]
-        assert sim_now.state.calls("ranking")[0].path.endswith("/ranking/2026-11-20T00:00:00+00:00")
+        assert sim_now.state.calls("ranking")[0].path.endswith("/ranking/2026-11-20T12:00:00+00:00")
+
+    def test_a_datetime_that_is_not_a_ranking_is_not_found(self, client, sim_now) -> None:
+        with pytest.raises(SoundchartsNotFound, match="Ranking not found"):
+            client.get_chart_ranking(CHART, date(2026, 11, 20))  # midnight: no ranking has that datetime
 
     def test_available_ranking_dates_reads_the_last_page(self, client, sim_now) -> None:
         dates = client.get_available_ranking_dates(CHART)
@@ -191,7 +196,8 @@ class TestSoundchartsClient:
         points = client.get_artist_audience(artist_uuid, "spotify", start, end)
         truth = sim_now.catalogue.artist_audience(artist_uuid, "spotify", start, end, now=NOW)
         assert len(points) == len(truth) == 305
-        assert points[0].value == truth[0]["value"]
+        assert points[0].follower_count == truth[0]["followerCount"]
+        assert points[0].metrics() == {"follower_count": truth[0]["followerCount"]}  # spotify: followers only
         assert sim_now.state.call_count("artist_audience") == 4  # 305 days = 4 windows of <= 90 days
 
     def test_team_usage(self, client, sim_now) -> None:
@@ -310,7 +316,19 @@ class TestSoundchartsClient:
             client.get_song(uuid)
         assert caught.value.remaining == 9
         assert caught.value.floor == 10
-        assert sim_now.state.call_count() == sent == 3  # nothing was sent
+        assert sim_now.state.call_count("song") == 3  # nothing was sent
+        assert sim_now.state.call_count() == sent == 4  # the free usage call first, then the three songs
+
+    def test_quota_floor_stops_a_fresh_client_before_its_first_call(self, sim_now, clock) -> None:
+        # Other tasks spent the quota: a new client (as every task builds) must not send a billable call.
+        sim_now.state.set_quota(9)
+        client = SoundchartsClient(
+            sim_now.base_url, sim_now.app_id, sim_now.api_key, quota_floor=10, sleep=clock.sleep
+        )
+        with pytest.raises(SoundchartsQuotaExhausted, match="9 calls remaining, floor is 10"):
+            client.get_chart_ranking("global-28")
+        assert sim_now.state.counts_by_endpoint() == {"usage": 1}
+        assert sim_now.state.quota_remaining == 9
 
     def test_quota_429_raises_quota_exhausted(self, client, sim_now, clock) -> None:
         sim_now.state.set_quota(0)

@@ -113,6 +113,14 @@ def test_quota_floor_becomes_airflow_fail_exception(sim, connection_env) -> None
     assert sim.state.call_count("song") == 1
 
 
+def test_quota_floor_stops_a_fresh_task_before_its_first_call(sim, connection_env) -> None:
+    connection_env(quota_floor=100)
+    sim.state.set_quota(99)  # spent by other tasks: this hook has never seen a response yet
+    with pytest.raises(SoundchartsQuotaFailed, match="99 calls remaining, floor is 100"):
+        SoundchartsHook().get_chart_ranking("global-28")
+    assert sim.state.counts_by_endpoint() == {"usage": 1}
+
+
 def test_test_connection(sim, connection_env) -> None:
     ok, message = SoundchartsHook().test_connection()
     assert ok, message

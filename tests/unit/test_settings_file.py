@@ -34,7 +34,14 @@ def test_repository_file_parses_with_simulator_defaults():
     settings = load_settings(SETTINGS_FILE, environ={})
 
     connections = {c.conn_id: c for c in settings.connections}
-    assert set(connections) == {"soundcharts_default", "acrcloud_default", "musiccharts_db"}
+    assert set(connections) == {
+        "soundcharts_default",
+        "acrcloud_default",
+        "musiccharts_db",
+        "smtp_default",
+        "alerts_webhook",
+        "airflow_metadata_db",
+    }
     soundcharts = connection_values(connections["soundcharts_default"].to_connection())
     assert soundcharts["conn_type"] == "http"
     assert soundcharts["host"] == "http://127.0.0.1:8765"
@@ -59,7 +66,7 @@ def test_repository_file_parses_with_simulator_defaults():
     assert {v.variable_name: v.variable_value for v in settings.variables} == {
         "musiccharts_rate_limit_redis_url": "",
         "metadata_staleness_days": "30",
-        "metadata_batch_failure_threshold": "0.2",
+        "metadata_batch_failure_threshold": "0.1",
     }
 
 
@@ -446,7 +453,8 @@ def test_secret_values_are_not_quoted_in_errors(tmp_path):
 
 def test_validate_command_exit_codes(tmp_path, capsys):
     assert main(["validate", str(SETTINGS_FILE)]) == 0
-    assert "3 connections, 3 pools, 3 variables" in capsys.readouterr().out
+    connections = len(load_settings(SETTINGS_FILE, environ={}).connections)
+    assert f"{connections} connections, 3 pools, 3 variables" in capsys.readouterr().out
 
     bad = write(tmp_path, "airflow:\n  pools:\n    - {pool_name: soundcharts_api, pool_slot: 0}\n")
     assert main(["validate", str(bad)]) == 2

@@ -8,33 +8,18 @@ Soundcharts refuses periods longer than 90 days, so a range is split into consec
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from musiccharts.soundcharts.windows import Window, split_windows
 
-@dataclass(frozen=True)
-class Window:
-    """Inclusive date range ``[start, end]`` of one audience request."""
-
-    start: date
-    end: date
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-
-def split_windows(start: date, end: date, max_window_days: int) -> list[Window]:
-    """``[start, end]`` as consecutive windows of at most ``max_window_days`` days (oldest first)."""
-    if max_window_days < 1:
-        raise ValueError("max_window_days must be >= 1")
-    windows: list[Window] = []
-    cursor = start
-    while cursor <= end:
-        window_end = min(end, cursor + timedelta(days=max_window_days - 1))
-        windows.append(Window(cursor, window_end))
-        cursor = window_end + timedelta(days=1)
-    return windows
+__all__ = [
+    "Window",
+    "latest_per_platform",
+    "plan_entity_windows",
+    "plan_windows",
+    "resolve_until",
+    "split_windows",
+]
 
 
 def plan_windows(

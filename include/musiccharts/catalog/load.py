@@ -8,6 +8,9 @@ and commit through ``with conn.transaction()``; nothing here imports Airflow.
 Bugs of the original system that must not come back (origin-inventory §1.3, §4.5-4.8): the ISRC is the
 object's ``value``; the label is ``labels[0].name`` (all labels kept as JSONB); the release date is kept;
 tracks without artists are stored; every plot identifier of an audience series is its own row; 0 is a value.
+Artist audience keeps every metric the API serves (``followerCount``, ``likeCount``, ``followingCount``,
+``postCount``, ``viewCount``, each only on some platforms): a metric not served is NULL, never 0, and a
+metric that stops being served never erases a stored value.
 """
 
 from __future__ import annotations
@@ -41,15 +44,23 @@ class MetadataLoadResult:
         return asdict(self)
 
 
+#: Stored metric columns of each kind of audience series. Song plots carry one ``value``; artist items
+#: carry named metrics, one column each (NULL = not served by that platform).
+AUDIENCE_METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "track": ("value",),
+    "artist": ("follower_count", "like_count", "following_count", "post_count", "view_count"),
+}
+
+
 @dataclass(frozen=True)
 class AudiencePoint:
-    """One stored audience value: entity x platform x identifier x date."""
+    """One stored audience row: entity x platform x identifier x date, and its metrics by column name."""
 
     entity_uuid: str
     platform: str
     identifier: str
     date: date
-    value: int
+    metrics: dict[str, int]
 
 
 def _copy_rows(
@@ -375,7 +386,11 @@ def audience_points_from_song_items(
                 continue
             points.append(
                 AudiencePoint(
-                    track_uuid.lower(), platform, plot.identifier or "", item.date.date(), int(plot.value)
+                    track_uuid.lower(),
+                    platform,
+                    plot.identifier or "",
+                    item.date.date(),
+                    {"value": int(plot.value)},
                 )
             )
     return points
@@ -384,12 +399,16 @@ def audience_points_from_song_items(
 def audience_points_from_artist_items(
     artist_uuid: str, platform: str, items: Iterable[Any]
 ) -> list[AudiencePoint]:
-    """Artist audience items (``date``, ``value``, optional ``identifier``) → points; 0 is kept."""
-    return [
-        AudiencePoint(artist_uuid.lower(), platform, item.identifier or "", item.date.date(), int(item.value))
-        for item in items
-        if item.value is not None
-    ]
+    """Artist audience items (``date`` + named metrics) → points with every metric served; 0 is kept.
+
+    An item that carries no metric at all is no measurement and is left out.
+    """
+    points = []
+    for item in items:
+        metrics = item.metrics()
+        if metrics:
+            points.append(AudiencePoint(artist_uuid.lower(), platform, "", item.date.date(), metrics))
+    return points
 
 
 def load_audience(
@@ -397,10 +416,11 @@ def load_audience(
 ) -> int:
     """Upsert audience points of tracks (``kind="track"``) or artists in one transaction.
 
-    Returns the number of rows inserted or whose value changed. Points of entities not stored are an error
-    (the batch selected stored entities only), so nothing is written silently to nowhere.
+    Returns the number of rows inserted or whose metrics changed. A metric absent from a point (NULL) never
+    overwrites a stored value. Points of entities not stored are an error (the batch selected stored
+    entities only), so nothing is written silently to nowhere.
     """
-    if kind not in ("track", "artist"):
+    if kind not in AUDIENCE_METRIC_COLUMNS:
         raise ValueError(f"unknown entity kind {kind!r}")
     if not points:
         return 0
@@ -409,16 +429,22 @@ def load_audience(
         if kind == "track"
         else ("artists", "artist_audience", "artist_id")
     )
+    metrics = AUDIENCE_METRIC_COLUMNS[kind]
+    kept = [f"coalesce(EXCLUDED.{column}, {audience}.{column})" for column in metrics]
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE tmp_audience (entity_uuid text, platform text, identifier text, date date,"
-            " value bigint) ON COMMIT DROP"
+            "CREATE TEMP TABLE tmp_audience (entity_uuid text, platform text, identifier text, date date, "
+            + ", ".join(f"{column} bigint" for column in metrics)
+            + ") ON COMMIT DROP"
         )
         _copy_rows(
             cur,
             "tmp_audience",
-            ("entity_uuid", "platform", "identifier", "date", "value"),
-            ((p.entity_uuid, p.platform, p.identifier, p.date, p.value) for p in points),
+            ("entity_uuid", "platform", "identifier", "date", *metrics),
+            (
+                (p.entity_uuid, p.platform, p.identifier, p.date, *(p.metrics.get(c) for c in metrics))
+                for p in points
+            ),
         )
         cur.execute(
             f"""
@@ -429,24 +455,19 @@ def load_audience(
         unknown = cur.fetchone()[0]
         if unknown:
             raise LookupError(f"{unknown} {kind}(s) of the audience batch are not stored")
-        # fetched_at is optional in the schema (audit only): write it where the table has it.
-        cur.execute(
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
-            " AND table_name = %s AND column_name = 'fetched_at'",
-            (audience,),
-        )
-        has_fetched_at = cur.fetchone() is not None
         cur.execute(
             f"""
-            INSERT INTO {audience} ({key}, platform, identifier, date, value
-                                    {", fetched_at" if has_fetched_at else ""})
+            INSERT INTO {audience} ({key}, platform, identifier, date, {", ".join(metrics)}, fetched_at)
             SELECT DISTINCT ON (e.id, x.platform, x.identifier, x.date)
-                e.id, x.platform, x.identifier, x.date, x.value {", %(fetched_at)s" if has_fetched_at else ""}
+                e.id, x.platform, x.identifier, x.date, {", ".join(f"x.{c}" for c in metrics)},
+                %(fetched_at)s
             FROM tmp_audience x JOIN {table} e ON e.uuid::text = x.entity_uuid
             ORDER BY e.id, x.platform, x.identifier, x.date
             ON CONFLICT ({key}, platform, identifier, date) DO UPDATE SET
-                value = EXCLUDED.value {", fetched_at = EXCLUDED.fetched_at" if has_fetched_at else ""}
-            WHERE {audience}.value IS DISTINCT FROM EXCLUDED.value
+                {", ".join(f"{column} = {value}" for column, value in zip(metrics, kept, strict=True))},
+                fetched_at = EXCLUDED.fetched_at
+            WHERE ({", ".join(f"{audience}.{column}" for column in metrics)})
+                IS DISTINCT FROM ({", ".join(kept)})
             """,
             {"fetched_at": fetched_at},
         )

@@ -21,6 +21,10 @@ _TABLES: dict[str, tuple[str, str, str]] = {
 }
 
 
+# The batch endpoint of each kind, as the call memory names it.
+_BATCH_ENDPOINTS = {"track": "song_batch", "artist": "artist_batch"}
+
+
 def _tables(kind: EntityKind) -> tuple[str, str, str]:
     try:
         return _TABLES[kind]
@@ -40,7 +44,8 @@ def select_stale_entities(
     """Uuids of tracks/artists whose metadata is missing or older than ``staleness_days`` at ``now``.
 
     ``uuids`` narrows the selection to those entities; uuids not stored yet are included (the loader
-    inserts them). ``force`` ignores staleness.
+    inserts them). ``force`` ignores staleness. Without either, a uuid the batch endpoint lately left out
+    of its answer is not selected again before its retry date (``soundcharts_call_backoff``).
     """
     table, _, _ = _tables(kind)
     cutoff = now - timedelta(days=staleness_days)
@@ -55,11 +60,18 @@ def select_stale_entities(
         return [value for value in wanted if force or stored.get(value) is None or stored[value] < cutoff]
     rows = conn.execute(
         f"""
-        SELECT uuid::text FROM {table}
-        WHERE %(force)s OR metadata_fetched_at IS NULL OR metadata_fetched_at < %(cutoff)s
-        ORDER BY metadata_fetched_at NULLS FIRST, id
+        SELECT e.uuid::text FROM {table} e
+        WHERE %(force)s OR (
+            (e.metadata_fetched_at IS NULL OR e.metadata_fetched_at < %(cutoff)s)
+            AND NOT EXISTS (
+                SELECT FROM soundcharts_call_backoff b
+                WHERE b.endpoint = %(endpoint)s AND b.entity_uuid = e.uuid::text AND b.platform = ''
+                  AND b.retry_after > %(today)s
+            )
+        )
+        ORDER BY e.metadata_fetched_at NULLS FIRST, e.id
         """,
-        {"force": force, "cutoff": cutoff},
+        {"force": force, "cutoff": cutoff, "endpoint": f"{_BATCH_ENDPOINTS[kind]}", "today": now.date()},
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -74,7 +86,8 @@ def select_audience_entities(
 ) -> list[str]:
     """Uuids of tracks/artists with at least one platform not stored up to ``until`` (the last crawled day).
 
-    An entity already up to date on every platform is left out, so a rerun on the same day maps nothing.
+    An entity already up to date on every platform, or whose remaining platforms lately answered 404 or
+    no data (put off until their retry date), is left out, so a rerun on the same day maps nothing.
     """
     table, audience, key = _tables(kind)
     rows = conn.execute(
@@ -82,16 +95,24 @@ def select_audience_entities(
         SELECT e.uuid::text FROM {table} e
         WHERE (%(uuids)s::text[] IS NULL OR e.uuid::text = ANY(%(uuids)s::text[]))
           AND (
-            SELECT count(DISTINCT a.platform) FROM {audience} a
-            WHERE a.{key} = e.id AND a.platform = ANY(%(platforms)s) AND a.date >= %(until)s
+            SELECT count(*) FROM unnest(%(platforms)s::text[]) AS p(platform)
+            WHERE EXISTS (
+                SELECT FROM {audience} a
+                WHERE a.{key} = e.id AND a.platform = p.platform AND a.date >= %(until)s
+            ) OR EXISTS (
+                SELECT FROM soundcharts_call_backoff b
+                WHERE b.endpoint = %(endpoint)s AND b.entity_uuid = e.uuid::text
+                  AND b.platform = p.platform AND b.retry_after > %(until)s
+            )
           ) < %(platform_count)s
         ORDER BY e.id
         """,
         {
             "uuids": [value.lower() for value in uuids] if uuids else None,
-            "platforms": list(platforms),
+            "platforms": sorted(set(platforms)),
             "until": until,
             "platform_count": len(set(platforms)),
+            "endpoint": f"{kind}_audience",
         },
     ).fetchall()
     return [row[0] for row in rows]

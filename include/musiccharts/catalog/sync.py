@@ -17,6 +17,7 @@ from typing import Any
 from musiccharts.catalog import audience as audience_plan
 from musiccharts.catalog import load, select
 from musiccharts.catalog.batching import chunked
+from musiccharts.catalog.useless_calls import forget_useless, remember_useless, resting_calls
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,20 @@ def _items(result: Any) -> list[Any]:
 
 
 def _connect(dsn: str):
-    import psycopg
+    from musiccharts.db.connection import product_db_session
 
-    return psycopg.connect(dsn)
+    return product_db_session(dsn)
+
+
+def _remember_batch_answer(conn, endpoint: str, uuids: Sequence[str], served: set[str], today: date) -> None:
+    """A uuid the batch endpoint left out is put off with a backoff; one it served is asked normally."""
+    remember_useless(
+        conn,
+        endpoint,
+        ((value, "", "left_out_of_batch") for value in uuids if value.lower() not in served),
+        today=today,
+    )
+    forget_useless(conn, endpoint, ((value, "") for value in served))
 
 
 def fetch_and_load_tracks(
@@ -47,10 +59,11 @@ def fetch_and_load_tracks(
     songs = []
     for chunk in chunked(list(uuids), endpoint_max):
         songs.extend(_items(client.get_songs(chunk)))
-    with _connect(dsn) as conn:
-        result = load.load_track_metadata(conn, songs, fetched_at=fetched_at)
     served = {song.uuid.lower() for song in songs}
     not_found = [value for value in uuids if value.lower() not in served]
+    with _connect(dsn) as conn:
+        result = load.load_track_metadata(conn, songs, fetched_at=fetched_at)
+        _remember_batch_answer(conn, "song_batch", uuids, served, fetched_at.date())
     if not_found:
         log.warning("%d track(s) not served by the batch endpoint, e.g. %s", len(not_found), not_found[:3])
     return {
@@ -69,9 +82,10 @@ def fetch_and_load_artists(
     artists = []
     for chunk in chunked(list(uuids), endpoint_max):
         artists.extend(_items(client.get_artists(chunk)))
+    served = {artist.uuid.lower() for artist in artists}
     with _connect(dsn) as conn:
         result = load.load_artist_metadata(conn, artists, fetched_at=fetched_at)
-    served = {artist.uuid.lower() for artist in artists}
+        _remember_batch_answer(conn, "artist_batch", uuids, served, fetched_at.date())
     not_found = sum(1 for value in uuids if value.lower() not in served)
     return {
         **result.as_xcom(),
@@ -101,8 +115,10 @@ def fetch_and_load_audience(
     from musiccharts.soundcharts.errors import SoundchartsNotFound
 
     fetched_at = fetched_at or datetime.now(UTC)
+    endpoint = f"{kind}_audience"
     with _connect(dsn) as conn:
         last = audience_plan.latest_per_platform(select.last_audience_dates(conn, kind, uuids, platforms))
+        resting = resting_calls(conn, endpoint, uuids, today=until)
     plan = audience_plan.plan_entity_windows(
         [value.lower() for value in uuids],
         platforms,
@@ -111,25 +127,42 @@ def fetch_and_load_audience(
         first_fetch_days=first_fetch_days,
         max_window_days=max_window_days,
     )
+    # Series that answered 404 or no data lately are not asked again before their retry date.
+    skipped = [series for series in plan if series in resting]
+    for series in skipped:
+        del plan[series]
     points: list[load.AudiencePoint] = []
     windows = missing = 0
+    useless: list[tuple[str, str, str]] = []
+    useful: list[tuple[str, str]] = []
     for (entity_uuid, platform), entity_windows in plan.items():
-        for window in entity_windows:
-            windows += 1
-            try:
+        found = 0
+        try:
+            for window in entity_windows:
+                windows += 1
                 if kind == "track":
                     items = _items(client.get_song_audience(entity_uuid, platform, window.start, window.end))
-                    points.extend(load.audience_points_from_song_items(entity_uuid, platform, items))
+                    new = load.audience_points_from_song_items(entity_uuid, platform, items)
                 else:
                     items = _items(
                         client.get_artist_audience(entity_uuid, platform, window.start, window.end)
                     )
-                    points.extend(load.audience_points_from_artist_items(entity_uuid, platform, items))
-            except SoundchartsNotFound:
-                missing += 1
-                break
+                    new = load.audience_points_from_artist_items(entity_uuid, platform, items)
+                points.extend(new)
+                found += len(new)
+        except SoundchartsNotFound:
+            missing += 1
+            useless.append((entity_uuid, platform, "not_found"))
+            continue
+        if found:
+            useful.append((entity_uuid, platform))
+        elif not last.get((entity_uuid, platform)):
+            # Nothing ever stored and nothing served: a series this entity does not have on the platform.
+            useless.append((entity_uuid, platform, "no_data"))
     with _connect(dsn) as conn:
         changed = load.load_audience(conn, kind, points, fetched_at=fetched_at)
+        remember_useless(conn, endpoint, useless, today=until)
+        forget_useless(conn, endpoint, useful)
     return {
         "entities": len(uuids),
         "series": len(plan),
@@ -137,6 +170,8 @@ def fetch_and_load_audience(
         "points": len(points),
         "rows_changed": changed,
         "not_found": missing,
+        "no_data": sum(1 for *_, reason in useless if reason == "no_data"),
+        "put_off": len(skipped),
     }
 
 

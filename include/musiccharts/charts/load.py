@@ -1,4 +1,4 @@
-"""Set-based loading of chart rankings into the product database, plus the checks around them.
+"""Set-based loading of chart rankings into the product database.
 
 :func:`load_rankings` stores one or more complete rankings (all pages of a chart date each) of one chart in
 ONE transaction; :func:`load_ranking`, what a DAG run calls for its period, is the same path with one ranking.
@@ -13,7 +13,14 @@ ONE transaction; :func:`load_ranking`, what a DAG run calls for its period, is t
    present are deleted, rows that differ are upserted, identical rows are not touched at all;
 5. exits are brought up to date at every loaded ranking and at the ranking that follows each of them: those
    at a new ranking whose previous ranking is in the same batch are derived in memory and COPYed (nothing
-   is stored at a new ranking yet), all others are recomputed set-based from the stored entries.
+   is stored at a new ranking yet), all others are recomputed set-based from the stored entries
+   (:mod:`musiccharts.charts.exits`).
+
+Every ranking is validated whole before the transaction opens (:mod:`musiccharts.charts.validation`): an
+empty ranking, a gap, a repeated position or song, more entries than the chart holds, or a documented field
+missing from the payload is refused and nothing is written. A value the API stops sending (null) never
+replaces a stored chart or track value, and track names the metadata DAG wrote are never overwritten, even
+by a load that runs at the same time.
 
 Steps 1-3 travel as one pipeline (one network round trip), step 5's statement with step 4's replacement.
 Every write is conditional on a real difference, so loading the same ranking twice changes no row (the tables
@@ -23,7 +30,7 @@ stay byte-identical, ``updated_at`` included), and because exits are derived fro
 ``ranking_entries`` and ``chart_exits`` have no row-level foreign keys (migration 0002 says why: they cost
 more than the raw COPY of the rows); this loader is their writer, resolves every id inside the transaction
 and holds the rows they point to, statement-level triggers keep deletes of rankings (cascade) and tracks
-(restrict) consistent, and :func:`check_ranking_quality` verifies every stored ranking's references.
+(restrict) consistent, and ``quality.check_ranking_quality`` verifies every stored ranking's references.
 
 Measured by ``bench/bench_ranking_load.py`` (100,000 entries): one ``load_rankings`` call runs at ~0.55x the
 rate of a raw COPY of the same rows into a bare table; one ``load_ranking`` per ranking, as DAG runs do, at
@@ -42,14 +49,34 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import psycopg
 from psycopg.types.json import Jsonb
 
+from musiccharts.charts.exits import (
+    COPY_EXITS_SQL,
+    RECOMPUTE_EXITS_SQL,
+    StoredRanking,
+    exits_within_batch,
+    following_ids,
+)
+from musiccharts.charts.quality import _require_aware, check_ranking_quality, is_period_complete
+from musiccharts.charts.validation import validate_ranking
 from musiccharts.soundcharts.models import ChartRanking
+
+# Kept importable from here: callers of the batch path read the checks next to it.
+__all__ = [
+    "CHART_LOAD_LOCK_NAMESPACE",
+    "ChartLoadLockTimeout",
+    "LoadResult",
+    "RankingLoad",
+    "check_ranking_quality",
+    "is_period_complete",
+    "load_ranking",
+    "load_rankings",
+]
 
 # Namespace (first key) of the transaction-level advisory lock that serialises loads of one chart. The second
 # key is hashtext(slug): the lock is taken before the chart row may exist, and a collision between two slugs
@@ -84,19 +111,24 @@ SELECT %(slug)s, p.id, %(chart_name)s, %(country_code)s, %(frequency)s, %(max_en
 FROM platforms p WHERE p.slug = %(platform)s
 ON CONFLICT (slug) DO UPDATE SET
     platform_id = EXCLUDED.platform_id, name = EXCLUDED.name, country_code = EXCLUDED.country_code,
-    frequency = EXCLUDED.frequency, max_entries = EXCLUDED.max_entries, web_url = EXCLUDED.web_url,
-    metric_type = EXCLUDED.metric_type
+    frequency = EXCLUDED.frequency, max_entries = coalesce(EXCLUDED.max_entries, charts.max_entries),
+    web_url = coalesce(EXCLUDED.web_url, charts.web_url),
+    metric_type = coalesce(EXCLUDED.metric_type, charts.metric_type)
 WHERE (charts.platform_id, charts.name, charts.country_code, charts.frequency, charts.max_entries,
        charts.web_url, charts.metric_type)
     IS DISTINCT FROM
       (EXCLUDED.platform_id, EXCLUDED.name, EXCLUDED.country_code, EXCLUDED.frequency,
-       EXCLUDED.max_entries, EXCLUDED.web_url, EXCLUDED.metric_type)
+       coalesce(EXCLUDED.max_entries, charts.max_entries), coalesce(EXCLUDED.web_url, charts.web_url),
+       coalesce(EXCLUDED.metric_type, charts.metric_type))
 """
 
-# New tracks are inserted; known ones are updated only when a value differs. The metadata DAG owns
-# name/credit/image once it has fetched a track (metadata_fetched_at set): rankings then never overwrite
-# them, which also keeps the two loaders from flipping a value back and forth. Unchanged tracks are not
-# written (no new row version); FOR KEY SHARE keeps every returned track from being deleted before commit.
+# New tracks are inserted; known ones are updated only when a value differs, and a null never replaces a
+# stored value. The metadata DAG owns name/credit/image once it has fetched a track (metadata_fetched_at
+# set): rankings then never overwrite them, which also keeps the two loaders from flipping a value back and
+# forth. The UPDATE tests metadata_fetched_at again on the row it writes: should the metadata DAG commit
+# between this statement's snapshot and its write, READ COMMITTED re-evaluates the condition on the newest
+# row version, so the metadata names win. Unchanged tracks are not written (no new row version); FOR KEY
+# SHARE keeps every returned track from being deleted before commit.
 # A uuid that a concurrent transaction inserted first comes back from neither branch: the caller looks it up
 # again in a later statement, which sees that transaction's commit.
 _UPSERT_TRACKS_SQL = """
@@ -104,7 +136,8 @@ WITH songs AS MATERIALIZED (
     SELECT x.song_uuid, x.song_name, x.credit_name, x.image_url, known.id AS track_id,
            known.metadata_fetched_at IS NULL
                AND (known.name, known.credit_name, known.image_url)
-                   IS DISTINCT FROM (x.song_name, x.credit_name, x.image_url) AS changed
+                   IS DISTINCT FROM (x.song_name, coalesce(x.credit_name, known.credit_name),
+                                     coalesce(x.image_url, known.image_url)) AS changed
     FROM jsonb_to_recordset(%(songs)s::jsonb)
         AS x(song_uuid text, song_name text, credit_name text, image_url text)
     -- LATERAL ... LIMIT 1 pins an index lookup per song, whatever the (often stale) statistics suggest:
@@ -120,9 +153,10 @@ WITH songs AS MATERIALIZED (
     ON CONFLICT (uuid) DO NOTHING
     RETURNING uuid, id
 ), updated AS (
-    UPDATE tracks t SET name = s.song_name, credit_name = s.credit_name, image_url = s.image_url
+    UPDATE tracks t SET name = s.song_name, credit_name = coalesce(s.credit_name, t.credit_name),
+                        image_url = coalesce(s.image_url, t.image_url)
     FROM songs s
-    WHERE t.id = s.track_id AND s.changed
+    WHERE t.id = s.track_id AND s.changed AND t.metadata_fetched_at IS NULL
       AND t.id = ANY (ARRAY(SELECT track_id FROM songs WHERE changed))
     RETURNING 1
 )
@@ -201,11 +235,6 @@ _ENTRY_VALUE_COLUMNS = _ENTRY_COLUMNS[2:]  # everything but the key (ranking_id,
 
 _COPY_ENTRIES_SQL = f"COPY ranking_entries ({', '.join(_ENTRY_COLUMNS)}) FROM STDIN"
 
-_COPY_EXITS_SQL = (
-    "COPY chart_exits (chart_id, track_id, last_ranking_id, exit_ranking_id, last_position, exit_date)"
-    " FROM STDIN"
-)
-
 _REPLACEMENT_TABLE = "_ranking_entries_replacement"
 
 # Lives as long as the session (ON COMMIT DELETE ROWS empties it at every commit): not creating and dropping
@@ -281,84 +310,9 @@ SELECT r.id,
 FROM unnest(%(ranking_ids)s::bigint[]) AS r(id)
 """
 
-# A track of ranking P that is absent from the next ranking N of the same chart (by ranking_date) exits at N.
-# Only the exits at a loaded ranking and at the ranking following it can change when it is (re)loaded; those
-# are brought to exactly the desired set (stale rows deleted, missing ones inserted, moved ones updated).
-# Neighbours are found through the (chart_id, ranking_date) key, one index probe per ranking, and each side
-# of a comparison reads one ranking's entries through the primary key.
-_RECOMPUTE_EXITS_SQL = """
-WITH loaded AS MATERIALIZED (
-    SELECT r.id, r.chart_id, r.ranking_date FROM rankings r WHERE r.id = ANY (%(ranking_ids)s::bigint[])
-), targets AS MATERIALIZED (
-    SELECT t.id, t.chart_id, t.ranking_date, previous.id AS previous_id
-    FROM (
-        SELECT id, chart_id, ranking_date FROM loaded
-        UNION
-        SELECT following.id, following.chart_id, following.ranking_date
-        FROM loaded l
-        CROSS JOIN LATERAL (
-            SELECT r.id, r.chart_id, r.ranking_date FROM rankings r
-            WHERE r.chart_id = l.chart_id AND r.ranking_date > l.ranking_date
-            ORDER BY r.ranking_date LIMIT 1
-        ) following
-    ) t
-    LEFT JOIN LATERAL (
-        SELECT r.id FROM rankings r
-        WHERE r.chart_id = t.chart_id AND r.ranking_date < t.ranking_date
-        ORDER BY r.ranking_date DESC LIMIT 1
-    ) previous ON true
-    WHERE t.id <> ALL (%(computed_ids)s::bigint[])  -- exits the loader derived from its own batch
-), tracks_on AS MATERIALIZED (
-    -- The tracks (and positions) of every ranking involved, one row per ranking, each read through the
-    -- primary key (LATERAL: never a scan of the whole table). Both aggregates see the same rows in the same
-    -- order, so the two arrays stay aligned.
-    SELECT involved.id AS ranking_id, agg.track_ids, agg.positions
-    FROM (SELECT id FROM targets UNION SELECT previous_id FROM targets WHERE previous_id IS NOT NULL) involved
-    CROSS JOIN LATERAL (
-        SELECT array_agg(e.track_id) AS track_ids, array_agg(e.position) AS positions
-        FROM ranking_entries e WHERE e.ranking_id = involved.id
-    ) agg
-), desired AS MATERIALIZED (
-    SELECT t.chart_id, gone.track_id, t.previous_id AS last_id, t.id AS exit_id, gone.position,
-           t.ranking_date AS exit_date
-    FROM targets t
-    JOIN tracks_on before ON before.ranking_id = t.previous_id
-    LEFT JOIN tracks_on after ON after.ranking_id = t.id
-    CROSS JOIN LATERAL (
-        -- at its best position, should the previous ranking list a track twice
-        SELECT b.track_id, min(b.position) AS position
-        FROM unnest(before.track_ids, before.positions) AS b(track_id, position)
-        WHERE b.track_id IN (
-            SELECT unnest(before.track_ids) EXCEPT SELECT unnest(coalesce(after.track_ids, '{}'))
-        )
-        GROUP BY b.track_id
-    ) gone
-), removed AS (
-    DELETE FROM chart_exits x
-    WHERE x.exit_ranking_id IN (SELECT id FROM targets)
-      AND NOT EXISTS (SELECT FROM desired d WHERE d.exit_id = x.exit_ranking_id AND d.track_id = x.track_id)
-    RETURNING x.exit_ranking_id
-), written AS (
-    INSERT INTO chart_exits (chart_id, track_id, last_ranking_id, exit_ranking_id, last_position, exit_date)
-    SELECT chart_id, track_id, last_id, exit_id, position, exit_date FROM desired
-    ORDER BY exit_id, track_id
-    ON CONFLICT (exit_ranking_id, track_id) DO UPDATE SET
-        chart_id = EXCLUDED.chart_id, last_ranking_id = EXCLUDED.last_ranking_id,
-        last_position = EXCLUDED.last_position, exit_date = EXCLUDED.exit_date
-    WHERE (chart_exits.chart_id, chart_exits.last_ranking_id, chart_exits.last_position,
-           chart_exits.exit_date)
-        IS DISTINCT FROM
-          (EXCLUDED.chart_id, EXCLUDED.last_ranking_id, EXCLUDED.last_position, EXCLUDED.exit_date)
-    RETURNING exit_ranking_id
-)
-SELECT exit_id, sum(removed)::integer, sum(written)::integer
-FROM (
-    SELECT exit_ranking_id, 1, 0 FROM removed
-    UNION ALL
-    SELECT exit_ranking_id, 0, 1 FROM written
-) changes(exit_id, removed, written)
-GROUP BY exit_id
-"""
+
+class ChartLoadLockTimeout(TimeoutError):
+    """The chart's load lock (or a track row lock) was not granted within the session's ``lock_timeout``."""
 
 
 @dataclass(frozen=True)
@@ -368,17 +322,6 @@ class RankingLoad:
     ranking: ChartRanking
     period_start: datetime
     period_end: datetime
-
-
-class _StoredRanking(NamedTuple):
-    """A row of ``_UPSERT_RANKINGS_SQL``."""
-
-    id: int
-    ranking_date: datetime
-    inserted: bool  # stored for the first time by this load
-    changed: bool  # the ranking row itself was inserted or updated
-    chart_id: int
-    stored_before: datetime | None  # latest ranking date of the chart before it, stored before this load
 
 
 @dataclass(frozen=True)
@@ -407,27 +350,8 @@ class LoadResult:
         return result
 
 
-def _require_aware(name: str, value: datetime) -> None:
-    # A naive datetime would be read in the session time zone: silently wrong periods. Refuse it.
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
-
-
-def _require_unique_positions(ranking: ChartRanking) -> None:
-    # Checked here and not left to the database: on a reload, identical rows are not rewritten, so a second
-    # item at a position whose first item equals the stored row could slip through silently.
-    positions = [item.position for item in ranking.items]
-    if len(set(positions)) == len(positions):
-        return
-    occurrences = Counter(positions)
-    duplicates = sorted(position for position, times in occurrences.items() if times > 1)
-    if duplicates:
-        raise ValueError(
-            f"{ranking.chart.slug} {ranking.date.isoformat()}: duplicate positions {_listing(duplicates)}"
-        )
-
-
 def _validate(chart_slug: str, loads: Sequence[RankingLoad]) -> None:
+    """Refuse the whole batch before any write when one ranking is invalid (the message names it)."""
     dates = Counter()
     for load in loads:
         ranking = load.ranking
@@ -440,7 +364,7 @@ def _validate(chart_slug: str, loads: Sequence[RankingLoad]) -> None:
         _require_aware("ranking.date", ranking.date)
         if load.period_end <= load.period_start:
             raise ValueError(f"empty period [{load.period_start.isoformat()}, {load.period_end.isoformat()})")
-        _require_unique_positions(ranking)
+        validate_ranking(ranking)
         dates[ranking.date] += 1
     repeated = sorted(date for date, times in dates.items() if times > 1)
     if repeated:
@@ -612,13 +536,20 @@ def load_rankings(
     with conn.transaction():
         # Lock, platform, chart, tracks and rankings: one pipeline, one round trip. Each statement still runs
         # in order with its own snapshot, and the first failure aborts the rest and rolls everything back.
-        with conn.pipeline():
-            conn.execute(_NO_JIT_SQL)
-            conn.execute(_LOCK_CHART_SQL, params)
-            conn.execute(_INSERT_PLATFORM_SQL, params)
-            conn.execute(_UPSERT_CHART_SQL, params)
-            tracks_cursor = conn.execute(_UPSERT_TRACKS_SQL, params)
-            rankings_cursor = conn.execute(_UPSERT_RANKINGS_SQL, params)
+        try:
+            with conn.pipeline():
+                conn.execute(_NO_JIT_SQL)
+                conn.execute(_LOCK_CHART_SQL, params)
+                conn.execute(_INSERT_PLATFORM_SQL, params)
+                conn.execute(_UPSERT_CHART_SQL, params)
+                tracks_cursor = conn.execute(_UPSERT_TRACKS_SQL, params)
+                rankings_cursor = conn.execute(_UPSERT_RANKINGS_SQL, params)
+        except psycopg.errors.LockNotAvailable as error:
+            raise ChartLoadLockTimeout(
+                f"chart {chart_slug}: a lock was not granted within the session's lock_timeout: another "
+                "load of this chart (its advisory lock) or of its tracks is still running; nothing was "
+                "written, a later try will load it"
+            ) from error
         tracks = tracks_cursor.fetchall()
         missing = set(songs) - {song_uuid for song_uuid, _id, _inserted in tracks}
         if missing:
@@ -632,7 +563,7 @@ def load_rankings(
             loads, song_uuids, {song_uuid for song_uuid, _id, inserted in tracks if inserted}
         )
 
-        stored_by_date = {row[1]: _StoredRanking(*row) for row in rankings_cursor.fetchall()}
+        stored_by_date = {row[1]: StoredRanking(*row) for row in rankings_cursor.fetchall()}
         if len(stored_by_date) != len(loads):
             raise RuntimeError(f"chart {chart_slug!r} could not be stored")
         stored = [stored_by_date[load.ranking.date] for load in loads]
@@ -644,7 +575,7 @@ def load_rankings(
             for index in indexes:
                 yield from _entry_rows(ranking_ids[index], loads[index].ranking, song_uuids[index], track_ids)
 
-        batch_exits = _exits_within_batch(loads, song_uuids, track_ids, stored)
+        batch_exits = exits_within_batch(loads, song_uuids, track_ids, stored)
         with conn.cursor() as cur:
             if fresh:
                 # A ranking stored for the first time has no entries yet: straight into the table.
@@ -653,7 +584,7 @@ def load_rankings(
                 cur.execute(_PREPARE_REPLACEMENT_SQL)
                 _copy_entries(cur, _COPY_REPLACEMENT_SQL, rows_of(reloaded))
             if batch_exits:
-                _copy_entries(cur, _COPY_EXITS_SQL, (row for rows in batch_exits.values() for row in rows))
+                _copy_entries(cur, COPY_EXITS_SQL, (row for rows in batch_exits.values() for row in rows))
 
         with conn.pipeline():
             replaced_cursor = (
@@ -664,12 +595,12 @@ def load_rankings(
                 else None
             )
             exits_cursor = conn.execute(
-                _RECOMPUTE_EXITS_SQL, {"ranking_ids": ranking_ids, "computed_ids": list(batch_exits)}
+                RECOMPUTE_EXITS_SQL, {"ranking_ids": ranking_ids, "computed_ids": list(batch_exits)}
             )
         replaced = {row[0]: row[1:] for row in replaced_cursor.fetchall()} if replaced_cursor else {}
         exits = {row[0]: row[1:] for row in exits_cursor.fetchall()}
         exits.update({exit_id: (0, len(rows)) for exit_id, rows in batch_exits.items() if rows})
-        next_ids = _following_ids(conn, ranking_ids) if exits else {}
+        next_ids = following_ids(conn, ranking_ids) if exits else {}
 
     results = []
     loaded_ids = set(ranking_ids)
@@ -698,40 +629,6 @@ def load_rankings(
     return results
 
 
-def _exits_within_batch(
-    loads: Sequence[RankingLoad],
-    song_uuids: list[list[str]],
-    track_ids: dict[str, int],
-    stored: list[_StoredRanking],
-) -> dict[int, list[tuple]]:
-    """The exits at each new ranking whose previous ranking is in the same batch, by the new ranking's id.
-
-    Both sides are in memory, so these need no query: a ranking stored for the first time has no exits yet,
-    and its previous ranking is the batch's one before it unless a ranking stored earlier lies between them
-    (``stored_before``, the latest date stored before this transaction). Every other exit is recomputed by
-    ``_RECOMPUTE_EXITS_SQL``, from what is stored.
-    """
-    order = sorted(range(len(loads)), key=lambda index: loads[index].ranking.date)
-    exits: dict[int, list[tuple]] = {}
-    for before, after in pairwise(order):
-        new = stored[after]
-        if not new.inserted or (
-            new.stored_before is not None and new.stored_before > loads[before].ranking.date
-        ):
-            continue
-        present = {track_ids[song_uuid] for song_uuid in song_uuids[after]}
-        best: dict[int, int] = {}  # track id -> its best position on the previous ranking
-        for item, song_uuid in zip(loads[before].ranking.items, song_uuids[before], strict=True):
-            track_id = track_ids[song_uuid]
-            if track_id not in present and item.position < best.get(track_id, item.position + 1):
-                best[track_id] = item.position
-        exits[new.id] = [
-            (new.chart_id, track_id, stored[before].id, new.id, position, new.ranking_date)
-            for track_id, position in sorted(best.items())
-        ]
-    return exits
-
-
 def _new_tracks_by_date(
     loads: Sequence[RankingLoad], song_uuids: list[list[str]], new_uuids: set[str]
 ) -> dict[datetime, int]:
@@ -745,142 +642,3 @@ def _new_tracks_by_date(
         counts[loads[index].ranking.date] = len(mine)
         unassigned -= mine
     return counts
-
-
-def _following_ids(conn: psycopg.Connection, ranking_ids: list[int]) -> dict[int, int]:
-    """The id of the ranking that follows each given one in its chart (only to attribute exit counts)."""
-    rows = conn.execute(
-        """
-        SELECT l.id, following.id
-        FROM rankings l
-        CROSS JOIN LATERAL (
-            SELECT r.id FROM rankings r
-            WHERE r.chart_id = l.chart_id AND r.ranking_date > l.ranking_date
-            ORDER BY r.ranking_date LIMIT 1
-        ) following
-        WHERE l.id = ANY (%s::bigint[])
-        """,
-        (ranking_ids,),
-    ).fetchall()
-    return dict(rows)
-
-
-def is_period_complete(
-    conn: psycopg.Connection, chart_slug: str, period_start: datetime, period_end: datetime
-) -> bool:
-    """True when a ranking of the chart dated in ``[period_start, period_end)`` is stored completely.
-
-    Complete means: as many entries stored as the API announced (``expected_entries``), counted from the
-    entries themselves, not only from the ranking's ``entry_count``.
-    """
-    _require_aware("period_start", period_start)
-    _require_aware("period_end", period_end)
-    row = conn.execute(
-        """
-        SELECT EXISTS (
-            SELECT 1 FROM rankings r JOIN charts c ON c.id = r.chart_id
-            WHERE c.slug = %(slug)s
-              AND r.ranking_date >= %(start)s AND r.ranking_date < %(end)s
-              AND r.expected_entries IS NOT NULL
-              AND r.entry_count = r.expected_entries
-              AND (SELECT count(*) FROM ranking_entries e WHERE e.ranking_id = r.id) = r.expected_entries
-        )
-        """,
-        {"slug": chart_slug, "start": period_start, "end": period_end},
-    ).fetchone()
-    return bool(row[0])
-
-
-_MAX_LISTED = 10  # positions listed in one problem message; the count is always given in full
-
-
-def _listing(values: list[int]) -> str:
-    shown = ", ".join(str(value) for value in values[:_MAX_LISTED])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > _MAX_LISTED else "")
-
-
-def check_ranking_quality(conn: psycopg.Connection, ranking_id: int) -> list[str]:
-    """Data-quality problems of a stored ranking, one sentence each; an empty list when it is sound.
-
-    Checked: positions are unique and exactly 1..N; N equals the entry count recorded and the total the API
-    announced; N does not exceed the chart's ``max_entries``; no song appears at two positions.
-    """
-    header = conn.execute(
-        """
-        SELECT c.slug, r.ranking_date, r.entry_count, r.expected_entries, c.max_entries
-        FROM rankings r JOIN charts c ON c.id = r.chart_id WHERE r.id = %s
-        """,
-        (ranking_id,),
-    ).fetchone()
-    if header is None:
-        return [f"ranking {ranking_id} does not exist"]
-    slug, ranking_date, entry_count, expected_entries, max_entries = header
-    where = f"{slug} {ranking_date.isoformat()}"
-
-    stored, distinct_positions, max_position = conn.execute(
-        "SELECT count(*), count(DISTINCT position), coalesce(max(position), 0)"
-        " FROM ranking_entries WHERE ranking_id = %s",
-        (ranking_id,),
-    ).fetchone()
-    problems: list[str] = []
-
-    duplicates = [
-        row[0]
-        for row in conn.execute(
-            "SELECT position FROM ranking_entries WHERE ranking_id = %s"
-            " GROUP BY position HAVING count(*) > 1 ORDER BY position",
-            (ranking_id,),
-        )
-    ]
-    if duplicates or stored != distinct_positions:
-        problems.append(f"{where}: duplicate positions {_listing(duplicates)}")
-
-    missing = [
-        row[0]
-        for row in conn.execute(
-            """
-            SELECT expected.position
-            FROM generate_series(1, %(last)s) AS expected(position)
-            WHERE NOT EXISTS (
-                SELECT 1 FROM ranking_entries e WHERE e.ranking_id = %(id)s AND e.position = expected.position
-            )
-            ORDER BY expected.position
-            """,
-            {"id": ranking_id, "last": max(max_position, stored)},
-        )
-    ]
-    if missing:
-        problems.append(f"{where}: positions are not contiguous from 1, missing {_listing(missing)}")
-
-    if stored != entry_count:
-        problems.append(f"{where}: {stored} entries stored but the ranking records entry_count={entry_count}")
-    if expected_entries is None:
-        problems.append(f"{where}: the total number of entries announced by the API is unknown")
-    elif stored != expected_entries:
-        problems.append(f"{where}: {stored} entries stored, the API announced {expected_entries}")
-    if max_entries is not None and stored > max_entries:
-        problems.append(f"{where}: {stored} entries exceed the chart's maximum of {max_entries}")
-
-    # ranking_entries has no row-level foreign keys (migration 0002): the references are checked here.
-    dangling_tracks = conn.execute(
-        "SELECT count(*) FROM ranking_entries e WHERE e.ranking_id = %s"
-        " AND NOT EXISTS (SELECT FROM tracks t WHERE t.id = e.track_id)",
-        (ranking_id,),
-    ).fetchone()[0]
-    if dangling_tracks:
-        problems.append(f"{where}: {dangling_tracks} entries reference a track that does not exist")
-
-    repeated_songs = conn.execute(
-        """
-        SELECT t.uuid, array_agg(e.position ORDER BY e.position)
-        FROM ranking_entries e JOIN tracks t ON t.id = e.track_id
-        WHERE e.ranking_id = %s
-        GROUP BY t.uuid HAVING count(*) > 1 ORDER BY min(e.position)
-        """,
-        (ranking_id,),
-    ).fetchall()
-    for song_uuid, positions in repeated_songs[:_MAX_LISTED]:
-        problems.append(f"{where}: song {song_uuid} appears at several positions ({_listing(positions)})")
-    if len(repeated_songs) > _MAX_LISTED:
-        problems.append(f"{where}: {len(repeated_songs)} songs appear at several positions in all")
-    return problems

@@ -1,19 +1,28 @@
-"""One chart period, end to end: skip if complete, fetch every page, validate, load in one transaction.
+"""One chart period, end to end: skip if complete, find the period's ranking datetime, fetch, validate, load.
 
-``api`` is anything with ``get_chart_ranking(slug, ranking_date)`` (the Airflow ``SoundchartsHook`` in
-production, a plain ``SoundchartsClient`` in benchmarks), so this module needs no Airflow.
+``api`` is anything with ``get_chart_ranking(slug, ranking_date)`` and ``iter_available_ranking_dates(slug)``
+(the Airflow ``SoundchartsHook`` in production, a plain ``SoundchartsClient`` in benchmarks), so this module
+needs no Airflow.
+
+The errors a retry cannot fix (:class:`RankingMismatch`, :class:`DataQualityError`,
+:class:`~musiccharts.charts.validation.InvalidRanking`, :class:`RankingNeverPublished`,
+:class:`PublicationDeadlineMissed`) are :data:`PERMANENT_ERRORS`: the DAG fails them at once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Protocol
 
-from musiccharts.charts.load import check_ranking_quality, is_period_complete, load_ranking
+from musiccharts.charts.load import load_ranking
+from musiccharts.charts.quality import check_ranking_quality, is_period_complete
+from musiccharts.charts.ranking_dates import PeriodPublication, find_period_ranking
+from musiccharts.charts.validation import InvalidRanking, validate_ranking
 from musiccharts.config import ChartConfig
-from musiccharts.db.connection import connect
+from musiccharts.db.connection import product_db_session
 from musiccharts.periods import in_period
 from musiccharts.soundcharts.models import ChartRanking
 
@@ -23,17 +32,32 @@ log = logging.getLogger(__name__)
 class RankingApi(Protocol):
     def get_chart_ranking(self, slug: str, ranking_date: datetime | None) -> ChartRanking: ...
 
-
-class RankingNotPublishedYet(RuntimeError):
-    """The API has no ranking inside the period yet (it answered with an older one); retry later."""
+    def iter_available_ranking_dates(self, slug: str) -> Iterator[list[datetime]]: ...
 
 
 class RankingMismatch(ValueError):
-    """The API answered with another chart or frequency than the configuration says."""
+    """The API answered with another chart, frequency or date than the one asked for."""
 
 
 class DataQualityError(ValueError):
     """A stored ranking breaks an invariant; the message lists every problem found."""
+
+
+class RankingNeverPublished(LookupError):
+    """The chart published newer rankings but none inside this period: waiting cannot help."""
+
+
+class PublicationDeadlineMissed(TimeoutError):
+    """The period's ranking is still not published past the chart's publication deadline."""
+
+
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    RankingMismatch,
+    DataQualityError,
+    InvalidRanking,
+    RankingNeverPublished,
+    PublicationDeadlineMissed,
+)
 
 
 @dataclass(frozen=True)
@@ -53,18 +77,64 @@ def period_needs_sync(dsn: str, chart: ChartConfig, start: datetime, end: dateti
     if force:
         log.info("force=True: refetching %s for [%s, %s)", chart.slug, start, end)
         return True
-    with connect(dsn) as conn:
+    with product_db_session(dsn) as conn:
         complete = is_period_complete(conn, chart.slug, start, end)
     if complete:
         log.info("%s [%s, %s) is already complete: no API call", chart.slug, start, end)
     return not complete
 
 
+def _period_label(chart: ChartConfig, start: datetime, end: datetime) -> str:
+    return f"chart {chart.slug} period [{start.isoformat()}, {end.isoformat()})"
+
+
+def published_ranking_date(
+    api: RankingApi, dsn: str, chart: ChartConfig, start: datetime, end: datetime, *, now: datetime
+) -> datetime | None:
+    """The ranking datetime of the period once published, None while it may still appear.
+
+    Raises :class:`RankingNeverPublished` when newer rankings exist and none covers the period, and
+    :class:`PublicationDeadlineMissed` once ``now`` is past ``end + chart.deadline`` with nothing published.
+    """
+    with product_db_session(dsn) as conn:
+        publication: PeriodPublication = find_period_ranking(api, conn, chart.slug, start, end)
+    if publication.ranking_date is not None:
+        return publication.ranking_date
+    newest = publication.newest_published.isoformat() if publication.newest_published else "none"
+    if publication.never_published:
+        raise RankingNeverPublished(
+            f"{_period_label(chart, start, end)}: Soundcharts published no ranking in this period "
+            f"(newest published ranking: {newest})"
+        )
+    deadline = end + chart.deadline
+    if now >= deadline:
+        raise PublicationDeadlineMissed(
+            f"{_period_label(chart, start, end)}: not published by the deadline {deadline.isoformat()} "
+            f"(publication_deadline {chart.deadline}); newest published ranking: {newest}"
+        )
+    log.info(
+        "%s: not published yet (newest published ranking: %s); waiting until %s at the latest",
+        _period_label(chart, start, end),
+        newest,
+        deadline.isoformat(),
+    )
+    return None
+
+
 def fetch_and_load_period(
-    api: RankingApi, dsn: str, chart: ChartConfig, start: datetime, end: datetime
+    api: RankingApi,
+    dsn: str,
+    chart: ChartConfig,
+    start: datetime,
+    end: datetime,
+    ranking_date: datetime,
 ) -> PeriodLoad:
-    """Fetch the ranking of ``[start, end)`` (all pages) and load it atomically."""
-    ranking = api.get_chart_ranking(chart.slug, start)
+    """Fetch the ranking published at ``ranking_date`` (all pages), validate it, then load it atomically."""
+    if not in_period(ranking_date, start, end):
+        raise RankingMismatch(
+            f"{_period_label(chart, start, end)}: ranking date {ranking_date.isoformat()} is outside it"
+        )
+    ranking = api.get_chart_ranking(chart.slug, ranking_date)
     if ranking.chart.slug != chart.slug:
         raise RankingMismatch(f"asked for chart {chart.slug!r}, the API answered {ranking.chart.slug!r}")
     if ranking.chart.frequency.lower() != chart.frequency.value:
@@ -72,17 +142,13 @@ def fetch_and_load_period(
             f"{chart.slug}: charts.yaml says frequency {chart.frequency.value!r}, "
             f"the API says {ranking.chart.frequency!r}; fix the entry in include/config/charts.yaml"
         )
-    if not in_period(ranking.date, start, end):
-        raise RankingNotPublishedYet(
-            f"{chart.slug}: latest ranking at or before {start.isoformat()} is dated "
-            f"{ranking.date.isoformat()}, outside the period [{start.isoformat()}, {end.isoformat()})"
+    if ranking.date != ranking_date:
+        raise RankingMismatch(
+            f"{chart.slug}: asked for the ranking of {ranking_date.isoformat()}, "
+            f"the API answered the one of {ranking.date.isoformat()}"
         )
-    if len(ranking.items) != ranking.total:
-        raise DataQualityError(
-            f"{chart.slug} {ranking.date.isoformat()}: fetched {len(ranking.items)} entries, "
-            f"the API announced {ranking.total}"
-        )
-    with connect(dsn) as conn:
+    validate_ranking(ranking)  # before any transaction: an invalid ranking never replaces a stored one
+    with product_db_session(dsn) as conn:
         result = load_ranking(conn, ranking, chart_slug=chart.slug, period_start=start, period_end=end)
     log.info(
         "%s %s: %d entries loaded (%d new tracks, %d exits)",
@@ -103,7 +169,7 @@ def fetch_and_load_period(
 
 def assert_ranking_quality(dsn: str, ranking_id: int) -> None:
     """Raise :class:`DataQualityError` listing every broken invariant of a stored ranking."""
-    with connect(dsn) as conn:
+    with product_db_session(dsn) as conn:
         problems = check_ranking_quality(conn, ranking_id)
     if problems:
         raise DataQualityError(f"ranking {ranking_id} failed data-quality checks: " + "; ".join(problems))

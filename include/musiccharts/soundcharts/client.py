@@ -10,7 +10,9 @@ from a connection. What the first implementation got wrong and this client does 
 - a rate-limit 429 ("maximum request count") waits the announced ``x-ratelimit-reset`` and tries again
   without counting as a failure; a quota 429 raises :class:`SoundchartsQuotaExhausted`;
 - ``x-quota-remaining`` is read on every response; once it falls below ``quota_floor`` the next call raises
-  before anything is sent, so a monthly quota is never burnt by a runaway backfill;
+  before anything is sent, so a monthly quota is never burnt by a runaway backfill. A fresh client (every
+  Airflow task builds one) first asks the free ``/api/v2/team/usage`` for the remaining quota, so the floor
+  holds across the cluster: a task started below it makes no billable call at all;
 - payloads are validated into the models of :mod:`musiccharts.soundcharts.models`; a payload that does not
   fit raises :class:`SoundchartsResponseError` naming the endpoint and the field.
 
@@ -26,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -38,11 +40,13 @@ from musiccharts.soundcharts.errors import (
     SoundchartsAuthError,
     SoundchartsError,
     SoundchartsNotFound,
+    SoundchartsPayloadInvalid,
     SoundchartsQuotaExhausted,
     SoundchartsRequestError,
     SoundchartsResponseError,
     SoundchartsUnavailable,
 )
+from musiccharts.soundcharts.windows import AUDIENCE_WINDOW_DAYS, split_windows
 
 __all__ = [
     "ARTIST_BATCH_MAX",
@@ -63,10 +67,10 @@ PAGE_LIMIT = 100
 #: Batch endpoints take at most 10 comma-separated uuids.
 SONG_BATCH_MAX = 10
 ARTIST_BATCH_MAX = 10
-#: Audience time series accept windows of at most 90 days (``endDate - startDate``).
-AUDIENCE_WINDOW_DAYS = 90
 #: Guard against a server whose ``page.next`` never ends.
 MAX_PAGES = 10_000
+#: Quota and rate-limit usage: free (costs no quota), so it is safe to ask before every task's first call.
+USAGE_PATH = "/api/v2/team/usage"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -127,19 +131,6 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def _windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
-    """Split ``[start, end]`` (inclusive) into consecutive windows spanning at most ``days`` days."""
-    if start > end:
-        raise ValueError(f"start {start} is after end {end}")
-    windows = []
-    window_start = start
-    while window_start <= end:
-        window_end = min(end, window_start + timedelta(days=days))
-        windows.append((window_start, window_end))
-        window_start = window_end + timedelta(days=1)
-    return windows
-
-
 def _error_message(response: requests.Response) -> str:
     """``errors[0].message`` of an error body, else its ``message``, else the start of the raw text."""
     try:
@@ -155,13 +146,29 @@ def _error_message(response: requests.Response) -> str:
     return response.text[:200]
 
 
-class _Retry(Exception):
-    """Internal: this attempt failed in a way worth retrying."""
+@dataclass(frozen=True)
+class _Answered:
+    """One attempt got a usable 2xx answer."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
+    payload: Any
+
+
+@dataclass(frozen=True)
+class _RateLimited:
+    """429 "maximum request count": wait ``seconds`` and send again; not a failure."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Transient:
+    """5xx, timeout or lost connection: worth another attempt after a backoff."""
+
+    reason: str
+    status: int | None = None
+
+
+_Outcome = _Answered | _RateLimited | _Transient
 
 
 class SoundchartsClient:
@@ -207,6 +214,7 @@ class SoundchartsClient:
         self.stats = ClientStats()
         #: Last ``x-quota-remaining`` seen (None until a response carried it).
         self.quota_remaining: int | None = None
+        self._quota_probed = False
         self._session = session or requests.Session()
         self._session.headers.update({"x-app-id": app_id, "x-api-key": api_key, "Accept": "application/json"})
 
@@ -303,15 +311,20 @@ class SoundchartsClient:
         )
 
     def get_available_ranking_dates(self, slug: str) -> list[datetime]:
-        """Every date a ranking exists for chart ``slug`` (all pages, in the API's order)."""
+        """Every date a ranking exists for chart ``slug`` (all pages, in the API's order: newest first)."""
+        return [moment for page in self.iter_available_ranking_dates(slug) for moment in page]
+
+    def iter_available_ranking_dates(self, slug: str) -> Iterator[list[datetime]]:
+        """The ranking dates of chart ``slug`` one page at a time, newest first.
+
+        A page is requested only when the caller asks for it, so a caller that already knows the older
+        dates stops after the first page that reaches them.
+        """
         path = f"/api/v2/chart/song/{quote(slug, safe='')}/available-rankings"
-        return [
-            item
-            for page in self._pages(
-                models.RankingDatesPage, "available_rankings", path, resource=("chart", slug)
-            )
-            for item in page.items
-        ]
+        for page in self._pages(
+            models.RankingDatesPage, "available_rankings", path, resource=("chart", slug)
+        ):
+            yield list(page.items)
 
     # --- songs -------------------------------------------------------------------------------------------
 
@@ -358,8 +371,10 @@ class SoundchartsClient:
         """
         path = f"/api/v2/song/{quote(uuid, safe='')}/audience/{quote(platform, safe='')}"
         points: dict[datetime, models.AudiencePoint] = {}
-        for window_start, window_end in _windows(start, end, AUDIENCE_WINDOW_DAYS):
-            params = {"startDate": window_start.isoformat(), "endDate": window_end.isoformat()}
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        for window in split_windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window.start.isoformat(), "endDate": window.end.isoformat()}
             if identifier:
                 params["identifier"] = identifier
             for page in self._pages(
@@ -411,8 +426,10 @@ class SoundchartsClient:
         """Audience (followers, subscribers...) of an artist on ``platform``, newest first, 90-day windows."""
         path = f"/api/v2/artist/{quote(uuid, safe='')}/audience/{quote(platform, safe='')}"
         points: dict[datetime, models.ArtistAudiencePoint] = {}
-        for window_start, window_end in _windows(start, end, AUDIENCE_WINDOW_DAYS):
-            params = {"startDate": window_start.isoformat(), "endDate": window_end.isoformat()}
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        for window in split_windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window.start.isoformat(), "endDate": window.end.isoformat()}
             for page in self._pages(
                 models.ArtistAudiencePage, "artist_audience", path, params, resource=("artist", uuid)
             ):
@@ -424,7 +441,7 @@ class SoundchartsClient:
 
     def get_team_usage(self) -> models.TeamUsage:
         """Quota and rate-limit usage (``/api/v2/team/usage``; free: it costs no quota)."""
-        path = "/api/v2/team/usage"
+        path = USAGE_PATH
         payload = self._request("usage", path)
         body = payload.get("object") if isinstance(payload, dict) else None
         return self._parse(models.TeamUsage, body if isinstance(body, dict) else payload, path)
@@ -435,7 +452,7 @@ class SoundchartsClient:
         try:
             return models.parse_payload(model, payload, endpoint)
         except models.PayloadValidationError as error:
-            raise SoundchartsResponseError(str(error), endpoint=endpoint, fields=error.fields) from None
+            raise SoundchartsPayloadInvalid(str(error), endpoint=endpoint, fields=error.fields) from None
 
     def _pages(
         self,
@@ -535,99 +552,139 @@ class SoundchartsClient:
         *,
         resource: tuple[str, str] | None = None,
     ) -> Any:
-        """GET ``path`` and return its decoded JSON, applying the retry, rate-limit and quota rules."""
+        """GET ``path`` and return its decoded JSON, applying the retry, rate-limit and quota rules.
+
+        Each attempt ends in one of three states: answered (return it), rate limited (wait as announced,
+        bounded by ``max_rate_limit_wait`` in all, without using up a retry) or transient (retry after an
+        exponential backoff, at most ``max_retries`` times). Everything else raises from the attempt.
+        """
+        if self.quota_floor > 0 and self.quota_remaining is None and not self._quota_probed:
+            # Other tasks may have spent the quota since this client was built: learn where it stands from
+            # the free usage endpoint (its response carries x-quota-remaining too) before the first call.
+            self._quota_probed = True
+            self._request("usage", USAGE_PATH)
         self._check_quota_floor(path)
-        url = self.base_url + path
         failures = 0
         rate_limited_for = 0.0
         while True:
-            if self.limiter is not None:
-                self.limiter.acquire(timeout=self.limiter_timeout)
-            self.stats.requests += 1
-            self.stats.by_endpoint[endpoint_name] += 1
-            started = time.perf_counter()
-            try:
-                try:
-                    response = self._session.get(url, params=params, timeout=self.timeout)
-                except (requests.ConnectionError, requests.Timeout) as error:
-                    elapsed_ms = (time.perf_counter() - started) * 1000
-                    log.info("GET %s failed after %.0f ms: %s", path, elapsed_ms, type(error).__name__)
-                    raise _Retry(type(error).__name__) from None
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                status = response.status_code
-                log.debug("GET %s -> %d in %.0f ms", path, status, elapsed_ms)
-                self._read_quota(response)
-                if 200 <= status < 300:
-                    try:
-                        return response.json()
-                    except ValueError as error:
-                        raise SoundchartsResponseError(
-                            f"malformed JSON from {path} ({len(response.content)} bytes): {error}",
-                            endpoint=path,
-                            fields=["<body>"],
-                            status=status,
-                        ) from None
-                message = _error_message(response)
-                if status in (401, 403):
-                    raise SoundchartsAuthError(
-                        f"Soundcharts refused {path} with HTTP {status}: {message}",
-                        endpoint=path,
-                        status=status,
-                    )
-                if status == 404:
-                    kind, identifier = resource or ("resource", None)
-                    raise SoundchartsNotFound(
-                        f"Soundcharts {kind} not found ({path}): {message}",
-                        resource=kind,
-                        identifier=identifier,
-                        endpoint=path,
-                    )
-                if status == 429:
-                    reset = self._rate_limit_reset(response)
-                    if "quota" in message.lower() and "request count" not in message.lower():
-                        raise SoundchartsQuotaExhausted(
-                            f"Soundcharts quota exhausted ({path}): {message}",
-                            remaining=self.quota_remaining,
-                            floor=self.quota_floor,
-                            endpoint=path,
-                            status=429,
-                        )
-                    wait = (reset if reset is not None else self._backoff(1)) + random.uniform(0, 0.5)
-                    if rate_limited_for + wait > self.max_rate_limit_wait:
-                        raise SoundchartsUnavailable(
-                            f"Soundcharts kept rate limiting {path} for {rate_limited_for:.0f} s",
-                            attempts=failures + 1,
-                            endpoint=path,
-                            status=429,
-                        )
-                    log.warning("GET %s rate limited (429); waiting %.1f s as announced", path, wait)
-                    self.stats.rate_limited_waits += 1
-                    self.stats.rate_limited_seconds += wait
-                    rate_limited_for += wait
-                    self.sleep(wait)
-                    continue  # a rate-limit wait is not a failure: no retry is used up
-                if status >= 500:
-                    raise _Retry(f"HTTP {status}: {message}", status)
-                raise SoundchartsRequestError(
-                    f"Soundcharts rejected {path} with HTTP {status}: {message}", endpoint=path, status=status
-                )
-            except _Retry as retry:
-                failures += 1
-                if failures > self.max_retries:
+            outcome = self._attempt(endpoint_name, path, params, resource)
+            if isinstance(outcome, _Answered):
+                return outcome.payload
+            if isinstance(outcome, _RateLimited):
+                if rate_limited_for + outcome.seconds > self.max_rate_limit_wait:
                     raise SoundchartsUnavailable(
-                        f"Soundcharts unavailable: {path} failed {failures} times, last: {retry.reason}",
-                        attempts=failures,
+                        f"Soundcharts kept rate limiting {path} for {rate_limited_for:.0f} s",
+                        attempts=failures + 1,
                         endpoint=path,
-                        status=retry.status,
-                    ) from None
-                delay = self._backoff(failures)
-                self.stats.retries += 1
-                log.warning(
-                    "GET %s failed (%s); retry %d/%d in %.1f s",
-                    path,
-                    retry.reason,
-                    failures,
-                    self.max_retries,
-                    delay,
+                        status=429,
+                    )
+                log.warning("GET %s rate limited (429); waiting %.1f s as announced", path, outcome.seconds)
+                self.stats.rate_limited_waits += 1
+                self.stats.rate_limited_seconds += outcome.seconds
+                rate_limited_for += outcome.seconds
+                self.sleep(outcome.seconds)
+                continue
+            failures += 1
+            if failures > self.max_retries:
+                raise SoundchartsUnavailable(
+                    f"Soundcharts unavailable: {path} failed {failures} times, last: {outcome.reason}",
+                    attempts=failures,
+                    endpoint=path,
+                    status=outcome.status,
                 )
-                self.sleep(delay)
+            delay = self._backoff(failures)
+            self.stats.retries += 1
+            log.warning(
+                "GET %s failed (%s); retry %d/%d in %.1f s",
+                path,
+                outcome.reason,
+                failures,
+                self.max_retries,
+                delay,
+            )
+            self.sleep(delay)
+
+    def _attempt(
+        self,
+        endpoint_name: str,
+        path: str,
+        params: dict[str, str] | None,
+        resource: tuple[str, str] | None,
+    ) -> _Outcome:
+        """Send one request and classify its answer; raise the errors no retry can fix."""
+        if self.limiter is not None:
+            self.limiter.acquire(timeout=self.limiter_timeout)
+        self.stats.requests += 1
+        self.stats.by_endpoint[endpoint_name] += 1
+        started = time.perf_counter()
+        try:
+            response = self._session.get(self.base_url + path, params=params, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info("GET %s failed after %.0f ms: %s", path, elapsed_ms, type(error).__name__)
+            return _Transient(type(error).__name__)
+        status = response.status_code
+        log.debug("GET %s -> %d in %.0f ms", path, status, (time.perf_counter() - started) * 1000)
+        self._read_quota(response)
+        if 200 <= status < 300:
+            try:
+                return _Answered(response.json())
+            except ValueError as error:
+                raise SoundchartsResponseError(
+                    f"malformed JSON from {path} ({len(response.content)} bytes): {error}",
+                    endpoint=path,
+                    fields=["<body>"],
+                    status=status,
+                ) from None
+        message = _error_message(response)
+        if status in (401, 403):
+            raise SoundchartsAuthError(
+                f"Soundcharts refused {path} with HTTP {status}: {message}", endpoint=path, status=status
+            )
+        if status == 404:
+            kind, identifier = resource or ("resource", None)
+            raise SoundchartsNotFound(
+                f"Soundcharts {kind} not found ({path}): {message}",
+                resource=kind,
+                identifier=identifier,
+                endpoint=path,
+            )
+        if status == 429:
+            if "quota" in message.lower() and "request count" not in message.lower():
+                raise SoundchartsQuotaExhausted(
+                    f"Soundcharts quota exhausted ({path}): {message}",
+                    remaining=self.quota_remaining,
+                    floor=self.quota_floor,
+                    endpoint=path,
+                    status=429,
+                )
+            reset = self._rate_limit_reset(response)
+            return _RateLimited((reset if reset is not None else self._backoff(1)) + random.uniform(0, 0.5))
+        if status >= 500:
+            return _Transient(f"HTTP {status}: {message}", status)
+        raise SoundchartsRequestError(
+            f"Soundcharts rejected {path} with HTTP {status}: {message}", endpoint=path, status=status
+        )
+
+    # --- analytics additions -------------------------------------------------------------------------------
+
+    def get_artist_streaming_audience(
+        self, uuid: str, platform: str, start: date, end: date
+    ) -> list[models.ArtistStreamingPoint]:
+        """Streaming audience of an artist (e.g. Spotify monthly listeners), newest first, every page.
+
+        ``/api/v2/artist/{uuid}/streaming/{platform}``, asked in windows of at most 90 days like the other
+        audience endpoints; a date served twice (window edges) is kept once.
+        """
+        path = f"/api/v2/artist/{quote(uuid, safe='')}/streaming/{quote(platform, safe='')}"
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        points: dict[datetime, models.ArtistStreamingPoint] = {}
+        for window in split_windows(start, end, AUDIENCE_WINDOW_DAYS):
+            params = {"startDate": window.start.isoformat(), "endDate": window.end.isoformat()}
+            for page in self._pages(
+                models.ArtistStreamingPage, "artist_streaming", path, params, resource=("artist", uuid)
+            ):
+                for point in page.items:
+                    points.setdefault(point.date, point)
+        return sorted(points.values(), key=lambda point: point.date, reverse=True)

@@ -11,6 +11,7 @@ __all__ = [
     "SoundchartsAuthError",
     "SoundchartsError",
     "SoundchartsNotFound",
+    "SoundchartsPayloadInvalid",
     "SoundchartsQuotaExhausted",
     "SoundchartsRequestError",
     "SoundchartsResponseError",
@@ -80,6 +81,13 @@ class SoundchartsResponseError(SoundchartsError):
     ) -> None:
         super().__init__(message, endpoint=endpoint, status=status)
         self.fields = fields or []
+
+
+class SoundchartsPayloadInvalid(SoundchartsResponseError):
+    """A well-formed JSON payload that does not fit its model (a field missing, renamed or mistyped).
+
+    Unlike a truncated body, asking again gets the same payload: callers fail at once instead of retrying.
+    """
 
 
 class SoundchartsRequestError(SoundchartsError):

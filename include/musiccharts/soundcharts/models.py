@@ -9,7 +9,7 @@ that additive API changes do not break us; a missing or mistyped key we rely on 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -38,6 +38,22 @@ class Page(SoundchartsModel):
         if value in ("", "None", "null"):
             return None
         return value
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Collection(SoundchartsModel, Generic[ItemT]):
+    """One page of any Soundcharts collection: ``items``, the ``page`` cursor, ``related`` and ``errors``.
+
+    Every collection endpoint has this envelope; ``Collection[Model]`` is the page of that endpoint (the
+    names below, e.g. ``ChartListPage``, are those parametrisations).
+    """
+
+    related: dict[str, Any] | None = None
+    items: list[ItemT]
+    page: Page | None = None
+    errors: list[ApiErrorItem] = []
 
 
 # --- charts -----------------------------------------------------------------------------------------------
@@ -92,13 +108,12 @@ class RankingRelated(SoundchartsModel):
     date: datetime
 
 
-class ChartRankingPage(SoundchartsModel):
-    """One page of ``GET /api/v2.14/chart/song/{slug}/ranking/{datetime|latest}``."""
+class ChartRankingPage(Collection[RankingItem]):
+    """One page of ``GET /api/v2.14/chart/song/{slug}/ranking/{datetime|latest}``: its chart and date
+    (``related``) and its cursor are required, a ranking cannot be placed without them."""
 
     related: RankingRelated
-    items: list[RankingItem]
     page: Page
-    errors: list[ApiErrorItem] = []
 
 
 class ChartRanking(SoundchartsModel):
@@ -109,28 +124,6 @@ class ChartRanking(SoundchartsModel):
     items: list[RankingItem]
     total: int
     raw_pages: list[dict[str, Any]] = []
-
-
-class ChartListPage(SoundchartsModel):
-    """One page of ``GET /api/v2/chart/song/by-platform/{platform}``."""
-
-    items: list[ChartInfo]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
-
-
-class PlatformListPage(SoundchartsModel):
-    items: list[Platform]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
-
-
-class RankingDatesPage(SoundchartsModel):
-    """One page of ``GET /api/v2/chart/song/{slug}/available-rankings`` (items are plain datetimes)."""
-
-    items: list[datetime]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
 
 
 # --- songs ------------------------------------------------------------------------------------------------
@@ -217,24 +210,12 @@ class SongMetadataResponse(SoundchartsModel):
     errors: list[ApiErrorItem] = []
 
 
-class SongMetadataCollection(SoundchartsModel):
-    items: list[SongMetadata]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
-
-
 class SongIdentifier(SoundchartsModel):
     platform_name: str | None = Field(default=None, alias="platformName")
     platform_code: str = Field(alias="platformCode")
     identifier: str
     url: str | None = None
     default: bool = False
-
-
-class SongIdentifiersPage(SoundchartsModel):
-    items: list[SongIdentifier]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
 
 
 class AudiencePlot(SoundchartsModel):
@@ -245,15 +226,6 @@ class AudiencePlot(SoundchartsModel):
 class AudiencePoint(SoundchartsModel):
     date: datetime
     plots: list[AudiencePlot] = []
-
-
-class SongAudiencePage(SoundchartsModel):
-    """One page of ``GET /api/v2/song/{uuid}/audience/{platform}`` (newest first)."""
-
-    related: dict[str, Any] | None = None
-    items: list[AudiencePoint]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
 
 
 # --- artists ----------------------------------------------------------------------------------------------
@@ -285,25 +257,35 @@ class ArtistMetadataResponse(SoundchartsModel):
     errors: list[ApiErrorItem] = []
 
 
-class ArtistMetadataCollection(SoundchartsModel):
-    items: list[ArtistMetadata]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
+#: The named metrics of an artist audience item, by the stored column name. The API sends each only on
+#: the platforms that have it; ``followerCount`` is the platform's primary fan metric whatever the platform
+#: calls it (YouTube subscribers, Deezer fans...).
+ARTIST_AUDIENCE_METRICS: dict[str, str] = {
+    "follower_count": "followerCount",
+    "like_count": "likeCount",
+    "following_count": "followingCount",
+    "post_count": "postCount",
+    "view_count": "viewCount",
+}
 
 
 class ArtistAudiencePoint(SoundchartsModel):
-    """``/api/v2/artist/{uuid}/audience/{platform}`` item: one value per date (followers, listeners...)."""
+    """``/api/v2/artist/{uuid}/audience/{platform}`` item: a date and the metrics the platform has."""
 
     date: datetime
-    value: float | None = None
-    identifier: str | None = None
+    follower_count: int | None = Field(default=None, alias="followerCount")
+    like_count: int | None = Field(default=None, alias="likeCount")
+    following_count: int | None = Field(default=None, alias="followingCount")
+    post_count: int | None = Field(default=None, alias="postCount")
+    view_count: int | None = Field(default=None, alias="viewCount")
 
-
-class ArtistAudiencePage(SoundchartsModel):
-    related: dict[str, Any] | None = None
-    items: list[ArtistAudiencePoint]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
+    def metrics(self) -> dict[str, int]:
+        """The metrics served, by stored column name (a metric not served is absent, never 0)."""
+        return {
+            column: value
+            for column in ARTIST_AUDIENCE_METRICS
+            if (value := getattr(self, column)) is not None
+        }
 
 
 class ArtistStreamingPoint(SoundchartsModel):
@@ -315,17 +297,23 @@ class ArtistStreamingPoint(SoundchartsModel):
     country_plots: list[dict[str, Any]] = Field(default=[], alias="countryPlots")
 
 
-class ArtistStreamingPage(SoundchartsModel):
-    related: dict[str, Any] | None = None
-    items: list[ArtistStreamingPoint]
-    page: Page | None = None
-    errors: list[ApiErrorItem] = []
-
-
 class TeamUsage(SoundchartsModel):
     """``/api/v2/team/usage``: the shape is not documented precisely, so everything is kept."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# --- the pages of each collection endpoint ---------------------------------------------------------------
+
+ChartListPage = Collection[ChartInfo]  # /api/v2/chart/song/by-platform/{platform}
+PlatformListPage = Collection[Platform]  # /api/v2/chart/song/platforms
+RankingDatesPage = Collection[datetime]  # /api/v2/chart/song/{slug}/available-rankings (plain datetimes)
+SongMetadataCollection = Collection[SongMetadata]  # /api/v2.25/song/{uuid},{uuid}...
+SongIdentifiersPage = Collection[SongIdentifier]  # /api/v2/song/{uuid}/identifiers
+SongAudiencePage = Collection[AudiencePoint]  # /api/v2/song/{uuid}/audience/{platform} (newest first)
+ArtistMetadataCollection = Collection[ArtistMetadata]  # /api/v2.9/artist/{uuid},{uuid}...
+ArtistAudiencePage = Collection[ArtistAudiencePoint]  # /api/v2/artist/{uuid}/audience/{platform}
+ArtistStreamingPage = Collection[ArtistStreamingPoint]  # /api/v2/artist/{uuid}/streaming/{platform}
 
 
 # --- validation entry point --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Param
 
 from musiccharts_airflow.governance import Tag, default_task_args
 from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
+from musiccharts_airflow.params import uuid_list_param
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -21,7 +22,24 @@ if TYPE_CHECKING:
 
     from musiccharts.catalog.config import MetadataConfig
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+#: Airflow Variables (airflow_settings.yaml) that override catalog.yaml per deployment, read at run time;
+#: a run's ``staleness_days`` Param overrides both. Unset or empty = catalog.yaml.
+STALENESS_VARIABLE = "metadata_staleness_days"
+FAILURE_THRESHOLD_VARIABLE = "metadata_batch_failure_threshold"
+
+
+def _with_variable_overrides(config: MetadataConfig) -> MetadataConfig:
+    from airflow.sdk import Variable
+
+    overrides: dict[str, Any] = {}
+    staleness = Variable.get(STALENESS_VARIABLE, default=None)
+    if staleness not in (None, ""):
+        overrides["staleness_days"] = int(staleness)
+    threshold = Variable.get(FAILURE_THRESHOLD_VARIABLE, default=None)
+    if threshold not in (None, ""):
+        overrides["failure_threshold"] = float(threshold)
+    return config.model_copy(update=overrides) if overrides else config
 
 
 def build_metadata_dag(
@@ -37,7 +55,7 @@ def build_metadata_dag(
     def config() -> MetadataConfig:
         from musiccharts.catalog.config import load_catalog_config
 
-        return getattr(load_catalog_config(), f"{entity}_metadata")
+        return _with_variable_overrides(getattr(load_catalog_config(), f"{entity}_metadata"))
 
     def limits() -> BatchLimits:
         return BatchLimits(batch_size=config().endpoint_max, max_batches=config().max_batches)
@@ -66,12 +84,7 @@ def build_metadata_dag(
         default_args=default_task_args(),
         tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
         params={
-            "uuids": Param(
-                [],
-                type="array",
-                items={"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
-                description=f"Only these {entity} uuids (empty = every stale {entity}).",
-            ),
+            "uuids": uuid_list_param(f"Only these {entity} uuids (empty = every stale {entity})."),
             "force": Param(False, type="boolean", description="Refetch even if the metadata is fresh."),
             "staleness_days": Param(
                 None,

@@ -8,7 +8,8 @@ Connection ``soundcharts_default`` (conn type ``soundcharts``; ``http`` works to
 - login: app id; password: api key (masked in task logs as soon as it is read);
 - extras (all optional): ``timeout`` (seconds, or ``[connect, read]``), ``requests_per_minute``,
   ``quota_floor``, ``max_retries``, ``rate_limit_redis_url`` (default: env
-  ``MUSICCHARTS_RATE_LIMIT_REDIS_URL``; neither means an in-process limiter).
+  ``MUSICCHARTS_RATE_LIMIT_REDIS_URL``, then the Airflow Variable ``musiccharts_rate_limit_redis_url``;
+  none of them means an in-process limiter).
 
 401/403 and quota exhaustion are re-raised as :class:`AirflowFailException` subclasses, so Airflow does not
 retry a task that cannot succeed (and does not burn more quota); other errors keep their types, and
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 RATE_LIMIT_REDIS_URL_ENV = "MUSICCHARTS_RATE_LIMIT_REDIS_URL"
+#: The Airflow Variable airflow_settings.yaml declares for the same URL (read after the extra and the env).
+RATE_LIMIT_REDIS_URL_VARIABLE = "musiccharts_rate_limit_redis_url"
 #: Set by every runtime the project ships (``make run``, compose): there, many task processes call the API.
 SHARED_LIMIT_REQUIRED_ENV = "MUSICCHARTS_RATE_LIMIT_REQUIRE_SHARED"
 
@@ -53,6 +56,16 @@ def _shared_limit_required() -> bool:
 
 
 DEFAULT_TIMEOUT = (5.0, 30.0)
+
+
+def _variable(name: str) -> str | None:
+    """An Airflow Variable's value, None when unset or empty (never an error: it is an optional setting)."""
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(name, default=None) or None
+    except Exception:  # no API server / metadata DB reachable (plain scripts): the Variable is not set
+        return None
 
 
 class SoundchartsAuthFailed(AirflowFailException):
@@ -145,7 +158,11 @@ class SoundchartsHook(BaseHook):
         extras = connection.extra_dejson or {}
         limiter = self._limiter
         if limiter is None:
-            redis_url = extras.get("rate_limit_redis_url") or os.environ.get(RATE_LIMIT_REDIS_URL_ENV) or None
+            redis_url = (
+                extras.get("rate_limit_redis_url")
+                or os.environ.get(RATE_LIMIT_REDIS_URL_ENV)
+                or _variable(RATE_LIMIT_REDIS_URL_VARIABLE)
+            )
             requests_per_minute = _int_extra(extras, "requests_per_minute", None)
             if requests_per_minute and not redis_url and _shared_limit_required():
                 # Every task process would get its own limiter and send up to the full rate.
@@ -221,6 +238,10 @@ class SoundchartsHook(BaseHook):
     def get_available_ranking_dates(self, slug: str) -> list[datetime]:
         with self._airflow_errors():
             return self.get_conn().get_available_ranking_dates(slug)
+
+    def iter_available_ranking_dates(self, slug: str) -> Iterator[list[datetime]]:
+        with self._airflow_errors():
+            yield from self.get_conn().iter_available_ranking_dates(slug)
 
     def get_song(self, uuid: str) -> models.SongMetadata:
         with self._airflow_errors():

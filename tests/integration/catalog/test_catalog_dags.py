@@ -158,6 +158,28 @@ def test_threshold_decides_the_run_state(catalog_dags, catalog_config, airflow_c
     assert task_state(failed_run, "summarise") == "failed"
 
 
+@pytest.mark.parametrize(("dag_id", "plan_task"), [("fetch_track_metadata", "select_stale_tracks")])
+def test_a_failed_plan_fails_the_run(
+    catalog_dags, catalog_config, airflow_connections, sim, monkeypatch, dag_id, plan_task
+):
+    import json
+
+    dag = catalog_dags.get_dag(dag_id)
+    seed_tracks(airflow_connections, sim)
+    # The planning task cannot reach the product database; nothing else of the run touches it.
+    connection = json.loads(os.environ["AIRFLOW_CONN_MUSICCHARTS_DB"])
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MUSICCHARTS_DB", json.dumps({**connection, "schema": "no_such_database"})
+    )
+
+    run = dag.test()
+
+    assert task_state(run, plan_task) == "failed"
+    assert task_state(run, "summarise") == "failed", "a missing plan is not zero batches"
+    assert run.state == "failed"
+    assert sim.state.call_count() == 0
+
+
 def test_audience_increments_fetch_only_new_dates(catalog_dags, catalog_config, airflow_connections, sim):
     dag = catalog_dags.get_dag("fetch_audience")
     track_uuids = seed_tracks(airflow_connections, sim, count=3)

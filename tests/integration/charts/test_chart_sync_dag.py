@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 DAILY_SLUG = "global-28"  # spotify daily, 200 entries
 WEEKLY_SLUG = "global-weekly-28"  # spotify weekly, 200 entries
 RANKING_ENDPOINT = "ranking"
+DATES_ENDPOINT = "available_rankings"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,7 @@ def chart_dags():
     # Retries stay on (a fault must exhaust them), but without the production minutes between tries.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MUSICCHARTS_RETRY_DELAY_SECONDS", "0")
+        patch.setenv("MUSICCHARTS_PUBLICATION_POKE_SECONDS", "1")
         bag = DagBag(dag_folder=str(DAGS_DIR / "charts"))
     assert bag.import_errors == {}
     return bag
@@ -71,7 +73,9 @@ def stored_ranking(dsn: str, slug: str, period: tuple[datetime, datetime]) -> li
 
 
 def served_ranking(sim, slug: str, period: tuple[datetime, datetime]) -> list[tuple]:
+    # The one ranking published inside the period (the simulator dates each at 12:00 UTC of its first day).
     snapshot = sim.catalogue.ranking(slug, period[0].date())
+    assert period[0] <= snapshot.date < period[1]
     return [
         (
             snapshot.date,
@@ -93,6 +97,10 @@ def test_catchup_daily_and_weekly_store_exactly_what_is_served(chart_dags, airfl
     weekly = chart_dags.get_dag(f"sync_chart_rankings__{WEEKLY_SLUG}")
     daily_runs = daily_periods(date(2026, 11, 1), 8)
     weekly_runs = weekly_periods(date(2026, 9, 4), 8)
+    # The simulator computes a chart's history on first use (about a second): done here, so that no
+    # first request runs into the client's read timeout on a busy machine and is retried.
+    served_ranking(sim, DAILY_SLUG, daily_runs[0])
+    served_ranking(sim, WEEKLY_SLUG, weekly_runs[0])
 
     for dag, periods, slug in ((daily, daily_runs, DAILY_SLUG), (weekly, weekly_runs, WEEKLY_SLUG)):
         for period in periods:
@@ -101,8 +109,20 @@ def test_catchup_daily_and_weekly_store_exactly_what_is_served(chart_dags, airfl
             stored = normalise(stored_ranking(airflow_connections, slug, period))
             assert len(stored) == 200, f"{slug} {period[0]:%Y-%m-%d}: {len(stored)} entries stored"
             assert stored == normalise(served_ranking(sim, slug, period))
-    # Two pages per 200-entry ranking, no retries: the minimum number of calls.
+    # Two pages per 200-entry ranking, each asked for by its exact datetime (the strict simulator answers
+    # 404 to any other), and no retries.
     assert sim.state.call_count(RANKING_ENDPOINT) == 2 * (len(daily_runs) + len(weekly_runs))
+    assert sim.state.call_count(RANKING_ENDPOINT, status=404) == 0
+    # available-rankings is read newest page first, once per chart, back past the first period: one page
+    # per 100 published rankings from there to now, not one call per period.
+    now = datetime.now(UTC)
+    expected_date_pages = sum(
+        len([d for d in sim.catalogue.ranking_dates(slug, now) if d >= periods[0][0]]) // 100 + 1
+        for periods, slug in ((daily_runs, DAILY_SLUG), (weekly_runs, WEEKLY_SLUG))
+    )
+    assert sim.state.call_count(DATES_ENDPOINT) == expected_date_pages
+    calls = sim.state.call_count()
+    print(f"catchup of 8 daily + 8 weekly periods: {calls} calls, {calls / 16:.2f} per period")
 
 
 def test_rerun_of_complete_period_is_free_and_changes_nothing(chart_dags, airflow_connections, sim):
@@ -128,6 +148,23 @@ def test_force_refetches_and_converges(chart_dags, airflow_connections, sim):
 
     assert run_period(dag, period, conf={"force": True}).state == "success"
 
+    assert sim.state.call_count(RANKING_ENDPOINT) == calls_before + 2
+    assert table_snapshot(airflow_connections) == before
+
+
+def test_payload_drift_fails_at_once_and_keeps_the_stored_ranking(chart_dags, airflow_connections, sim):
+    dag = chart_dags.get_dag(f"sync_chart_rankings__{DAILY_SLUG}")
+    period = daily_periods(date(2026, 11, 21), 1)[0]
+    assert run_period(dag, period).state == "success"
+    before = table_snapshot(airflow_connections)
+    calls_before = sim.state.call_count(RANKING_ENDPOINT)
+    sim.state.drift(RANKING_ENDPOINT, times=None, remove=["metric"])  # an optional field disappears
+
+    run = run_period(dag, period, conf={"force": True})
+
+    assert run.state == "failed"
+    fetch = run.get_task_instance("fetch_and_load_ranking")
+    assert (fetch.state, fetch.try_number) == ("failed", 1), "a payload problem must not be retried"
     assert sim.state.call_count(RANKING_ENDPOINT) == calls_before + 2
     assert table_snapshot(airflow_connections) == before
 

@@ -17,22 +17,33 @@ from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-SCRATCH_DB = "mc_test_product_migrations"
+# Per process: test sessions of several worktrees share one server and would drop each other's database.
+SCRATCH_DB = f"mc_test_product_migrations_{os.getpid()}"
 
 EXPECTED_TABLES = [
+    "artist_airplay",
     "artist_audience",
     "artists",
+    "audience_fraud_flags",
     "chart_exits",
+    "chart_health",
+    "chart_ranking_date_scans",
+    "chart_ranking_dates",
+    "chart_trend_entries",
+    "chart_trend_rankings",
     "charts",
     "data_source",
     "genres",
+    "health_check_results",
+    "health_incidents",
+    "performance_reports",
     "platforms",
     "ranking_entries",
     "rankings",
+    "soundcharts_call_backoff",
     "track_artists",
     "track_audience",
     "track_genres",
-    "track_platform_identifiers",
     "tracks",
 ]
 
@@ -69,14 +80,15 @@ def scratch_dsn(postgres_server):
 def test_upgrade_creates_the_schema_and_is_idempotent(scratch_dsn):
     assert current_revision(scratch_dsn) is None
 
-    assert upgrade(scratch_dsn) == head_revision() == "0007"
+    head = head_revision()
+    assert upgrade(scratch_dsn) == head
     first = schema_fingerprint(scratch_dsn)
-    assert upgrade(scratch_dsn) == head_revision()
+    assert upgrade(scratch_dsn) == head
 
     assert schema_fingerprint(scratch_dsn) == first
     with connect(scratch_dsn) as conn:
         assert data_tables(conn) == EXPECTED_TABLES
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
 
 
 def foreign_keys_of(dsn: str, table: str) -> list[str]:
@@ -116,6 +128,43 @@ def test_0002_replaces_the_row_level_keys_of_entries_and_exits_and_downgrades_ba
         engine.dispose()
     assert current_revision(scratch_dsn) == "0001"
     assert schema_fingerprint(scratch_dsn) == at_0001
+
+
+def test_0003_moves_artist_audience_values_to_named_metrics_and_downgrades_back(scratch_dsn):
+    from alembic import command
+
+    from musiccharts.db import migrate
+
+    assert upgrade(scratch_dsn, "0002") == "0002"
+    at_0002 = schema_fingerprint(scratch_dsn)
+    artist = "11e81bcc-9c1c-ce38-b96b-a0369fe50396"
+    with connect(scratch_dsn) as conn:
+        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'A')", (artist,))
+        conn.execute(
+            "INSERT INTO artist_audience (artist_id, platform, date, value) VALUES (1, 'spotify', %s, 0)",
+            (date(2025, 8, 1),),
+        )
+
+    assert upgrade(scratch_dsn, "0003") == "0003"
+    with connect(scratch_dsn) as conn:
+        assert conn.execute(
+            "SELECT follower_count, like_count, view_count FROM artist_audience"
+        ).fetchall() == [(0, None, None)]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO artist_audience (artist_id, platform, date) VALUES (1, 'tiktok', %s)",
+                (date(2025, 8, 1),),
+            )
+
+    engine = migrate._engine(scratch_dsn)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(migrate._alembic_config(connection), "0002")
+    finally:
+        engine.dispose()
+    assert schema_fingerprint(scratch_dsn) == at_0002
+    with connect(scratch_dsn) as conn:
+        assert conn.execute("SELECT value FROM artist_audience").fetchall() == [(0,)]
 
 
 def test_concurrent_upgrades_migrate_once(scratch_dsn):
@@ -282,12 +331,12 @@ NATURAL_KEY_ROWS = {
         (date(2025, 8, 1),),
     ),
     "artist_audience": (
-        "INSERT INTO artist_audience (artist_id, platform, date, value) VALUES (1, 'spotify', %s, 5)",
+        "INSERT INTO artist_audience (artist_id, platform, date, follower_count) VALUES (1, 'spotify', %s, 5)",
         (date(2025, 8, 1),),
     ),
-    "track_platform_identifiers": (
-        "INSERT INTO track_platform_identifiers (track_id, platform, identifier) VALUES (1, 'spotify', %s)",
-        ("4iZ4pt7kvcaH6Yo8UoZ4s2",),
+    "chart_ranking_dates": (
+        "INSERT INTO chart_ranking_dates (chart_slug, ranking_date) VALUES ('global-28', %s)",
+        (datetime(2025, 8, 23, 12, tzinfo=UTC),),
     ),
 }
 

@@ -18,6 +18,7 @@ from musiccharts.charts.load import (
     load_ranking,
     load_rankings,
 )
+from musiccharts.charts.validation import InvalidRanking
 from musiccharts.db.connection import connect
 from tests.db_snapshot import table_snapshot
 from tests.integration.db.rankings import (
@@ -108,13 +109,12 @@ def test_complete_ranking_passes_quality_and_completes_its_period(clean_product_
         assert is_period_complete(conn, "other-chart", *PERIOD) is False
 
 
-def test_first_page_only_is_incomplete_and_flagged(clean_product_db, first_page_only):
-    result = load(clean_product_db, first_page_only, PERIOD)
+def test_first_page_only_is_refused_and_nothing_is_stored(clean_product_db, first_page_only):
+    with pytest.raises(InvalidRanking, match="100 entries read, the API announced 200"):
+        load(clean_product_db, first_page_only, PERIOD)
     with connect(clean_product_db) as conn:
         assert is_period_complete(conn, SLUG, *PERIOD) is False
-        assert check_ranking_quality(conn, result.ranking_id) == [
-            f"{SLUG} 2025-08-23T12:00:00+00:00: 100 entries stored, the API announced 200"
-        ]
+        assert conn.execute("SELECT count(*) FROM rankings").fetchone()[0] == 0
 
 
 def test_rerun_with_identical_data_leaves_every_table_byte_identical(clean_product_db, full_ranking):
@@ -249,7 +249,7 @@ def test_exception_just_before_commit_rolls_everything_back(clean_product_db, fu
     fail_after_writes = """
     SELECT 1 / (200 - (SELECT count(*) FROM ranking_entries WHERE ranking_id = ANY (%(ranking_ids)s::bigint[])))
     """
-    monkeypatch.setattr(load_module, "_RECOMPUTE_EXITS_SQL", fail_after_writes)
+    monkeypatch.setattr(load_module, "RECOMPUTE_EXITS_SQL", fail_after_writes)
     with pytest.raises(psycopg.errors.DivisionByZero):
         load(clean_product_db, full_ranking, PERIOD)
 
@@ -551,12 +551,31 @@ def test_quality_detects_an_entry_whose_track_is_missing(clean_product_db):
 # --- quality checks ------------------------------------------------------------------------------------------
 
 
-def test_quality_detects_a_gap_in_positions(clean_product_db):
-    result = load(clean_product_db, small_ranking(DAY, [1, 2, 3, 4], positions=[1, 2, 4, 5], total=4))
+@pytest.mark.parametrize(
+    ("ranking", "problem"),
+    [
+        (lambda: small_ranking(DAY, [1, 2, 3, 4], positions=[1, 2, 4, 5], total=4), "missing 3"),
+        (lambda: small_ranking(DAY, [1, 2, 1]), f"songs listed more than once: {song_uuid(1)}"),
+        (lambda: small_ranking(DAY, [1, 2, 3], max_results=2), "3 entries exceed the chart's size of 2"),
+        (lambda: small_ranking(DAY, [], total=0), "the ranking has no entries"),
+    ],
+    ids=["gap", "song-twice", "above-chart-size", "empty"],
+)
+def test_the_loader_refuses_an_invalid_ranking_before_writing(clean_product_db, ranking, problem):
+    with pytest.raises(InvalidRanking) as refused:
+        load(clean_product_db, ranking())
+    assert problem in str(refused.value)
     with connect(clean_product_db) as conn:
-        assert check_ranking_quality(conn, result.ranking_id) == [
-            f"{SLUG} 2026-11-01T12:00:00+00:00: positions are not contiguous from 1, missing 3"
-        ]
+        assert conn.execute("SELECT count(*) FROM rankings").fetchone()[0] == 0
+
+
+def test_quality_detects_a_gap_in_positions(clean_product_db):
+    # The loader refuses a gap; the guard still finds one in stored rows (a manual edit, a bug elsewhere).
+    result = load(clean_product_db, small_ranking(DAY, [1, 2, 3, 4]))
+    with connect(clean_product_db) as conn:
+        conn.execute("UPDATE ranking_entries SET position = 5 WHERE position = 3")
+        problems = check_ranking_quality(conn, result.ranking_id)
+    assert problems == [f"{SLUG} 2026-11-01T12:00:00+00:00: positions are not contiguous from 1, missing 3"]
 
 
 def test_quality_detects_entries_lost_after_loading(clean_product_db):
@@ -573,16 +592,21 @@ def test_quality_detects_entries_lost_after_loading(clean_product_db):
 
 
 def test_quality_detects_a_song_at_two_positions(clean_product_db):
-    result = load(clean_product_db, small_ranking(DAY, [1, 2, 1]))
+    result = load(clean_product_db, small_ranking(DAY, [1, 2, 3]))
     with connect(clean_product_db) as conn:
+        conn.execute(
+            "UPDATE ranking_entries SET track_id = (SELECT track_id FROM ranking_entries WHERE position = 1)"
+            " WHERE position = 3"
+        )
         assert check_ranking_quality(conn, result.ranking_id) == [
             f"{SLUG} 2026-11-01T12:00:00+00:00: song {song_uuid(1)} appears at several positions (1, 3)"
         ]
 
 
 def test_quality_detects_more_entries_than_the_chart_holds(clean_product_db):
-    result = load(clean_product_db, small_ranking(DAY, [1, 2, 3], max_results=2))
+    result = load(clean_product_db, small_ranking(DAY, [1, 2, 3]))
     with connect(clean_product_db) as conn:
+        conn.execute("UPDATE charts SET max_entries = 2")
         assert check_ranking_quality(conn, result.ranking_id) == [
             f"{SLUG} 2026-11-01T12:00:00+00:00: 3 entries exceed the chart's maximum of 2"
         ]

@@ -34,3 +34,19 @@ def smtp_sink(tmp_path: Path, monkeypatch) -> Iterator[SmtpSink]:
         )
         monkeypatch.delenv("AIRFLOW_CONN_ALERTS_WEBHOOK", raising=False)
         yield sink
+
+
+@pytest.fixture
+def seeded_product_db(postgres_server, request) -> Iterator[str]:
+    """A migrated product database of its own (backups create and drop databases beside it), seeded."""
+    import os
+
+    from musiccharts.db.migrate import upgrade
+    from tests.maintenance_seed import seed_rankings
+
+    name = f"mc_test_maint_{os.getpid()}_{request.node.name[:20].lower()}"
+    dsn = postgres_server.recreate_database(name)
+    upgrade(dsn)
+    seed_rankings(dsn, charts=3, days=20, entries=50, tracks=120)
+    yield dsn
+    postgres_server.drop_database(name)

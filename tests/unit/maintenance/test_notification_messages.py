@@ -84,6 +84,12 @@ def test_who_pages():
     assert notifier.should_page({"ti": ti(map_index=0, task=paged_task), "reason": "task_failure"})
     assert notifier.should_page({"ti": ti(task=paged_task), "reason": "timed_out"})
     assert notifier.should_page({"reason": "all_tasks_deadlocked"})
+    # The scheduler-side task dag.test() passes keeps only the flag.
+    serialized = SimpleNamespace(has_on_failure_callback=True)
+    assert not notifier.should_page({"ti": ti(task=serialized), "reason": "task_failure"})
+    assert notifier.should_page(
+        {"ti": ti(task=SimpleNamespace(has_on_failure_callback=False)), "reason": "task_failure"}
+    )
 
 
 def test_html_escapes_and_webhook_payload_is_slack_shaped():

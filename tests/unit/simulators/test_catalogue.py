@@ -251,11 +251,21 @@ def test_song_audience_grows_newest_first_and_respects_release_and_crawl_day(cat
 def test_artist_audience_per_platform(catalogue):
     song = catalogue.song(catalogue.ranking("global-28", NOW.date(), now=NOW).items[0]["song"]["uuid"])
     artist_uuid = song["artists"][0]["uuid"]
-    for platform in ("spotify", "youtube", "instagram", "tiktok"):
+    # The documented metric set of each platform, followerCount everywhere, no "value" (the API sends none).
+    expected = {
+        "spotify": {"followerCount"},
+        "deezer": {"followerCount"},
+        "youtube": {"followerCount", "viewCount", "postCount"},
+        "instagram": {"followerCount", "followingCount", "postCount"},
+        "soundcloud": {"followerCount", "followingCount", "postCount"},
+        "tiktok": {"followerCount", "likeCount", "followingCount", "postCount"},
+    }
+    for platform, metrics in expected.items():
         points = catalogue.artist_audience(artist_uuid, platform, date(2026, 10, 1), date(2026, 10, 31))
         assert len(points) == 31
         assert points[0]["date"] == "2026-10-31T00:00:00+00:00"
-        assert points[0]["value"] > 0
+        assert {key for point in points for key in point} == {"date", *metrics}
+        assert points[0]["followerCount"] > 0
     with pytest.raises(UnknownEntityError):
         catalogue.artist_audience(artist_uuid, "myspace", date(2026, 10, 1), date(2026, 10, 2))
 

@@ -93,11 +93,12 @@ def test_ranking_shape_matches_the_recorded_response(api, sim):
 
 
 def test_a_200_entry_ranking_in_two_pages_is_exactly_the_ground_truth(api, sim):
-    first = api("/api/v2.14/chart/song/global-28/ranking/2026-11-20").json()
+    first = api("/api/v2.14/chart/song/global-28/ranking/2026-11-20T12:00:00Z").json()
     second = api(first["page"]["next"]).json()
     assert second["page"]["next"] is None
     assert (
-        second["page"]["previous"] == "/api/v2.14/chart/song/global-28/ranking/2026-11-20?offset=0&limit=100"
+        second["page"]["previous"]
+        == "/api/v2.14/chart/song/global-28/ranking/2026-11-20T12:00:00Z?offset=0&limit=100"
     )
     assert second["page"]["offset"] == 100
     truth = sim.catalogue.ranking("global-28", datetime(2026, 11, 20, tzinfo=UTC).date())
@@ -107,7 +108,13 @@ def test_a_200_entry_ranking_in_two_pages_is_exactly_the_ground_truth(api, sim):
 
 
 @pytest.mark.parametrize(
-    "when", ["2026-11-01", "2026-11-01T00:00:00Z", "2026-11-01T00:00:00+00:00", "2026-11-01T00:00:00%2B00:00"]
+    "when",
+    [
+        "2026-11-01T12:00:00Z",
+        "2026-11-01T12:00:00+00:00",
+        "2026-11-01T12:00:00%2B00:00",
+        "2026-11-01T13:00:00+01:00",
+    ],
 )
 def test_ranking_datetime_formats(api, when):
     body = api(f"/api/v2.14/chart/song/global-28/ranking/{when}?limit=5").json()
@@ -116,19 +123,40 @@ def test_ranking_datetime_formats(api, when):
     assert body["page"]["next"] == f"/api/v2.14/chart/song/global-28/ranking/{when}?limit=5&offset=5"
 
 
+@pytest.mark.parametrize("when", ["2026-11-01", "2026-11-01T00:00:00Z", "2026-11-01T12:00:01+00:00"])
+def test_strict_ranking_dates_answer_404_off_a_published_datetime(api, sim, when):
+    response = api(f"/api/v2.14/chart/song/global-28/ranking/{when}")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["message"] == "Ranking not found"
+
+    sim.state.lenient_ranking_dates = True  # the forgiving knob: latest ranking on or before that day
+    assert api(f"/api/v2.14/chart/song/global-28/ranking/{when}").json()["related"]["date"] == (
+        "2026-11-01T12:00:00+00:00"
+    )
+
+
+def test_a_ranking_is_not_served_before_it_is_published(api, sim):
+    sim.state.set_now(datetime(2026, 11, 1, 11, 59, tzinfo=UTC))
+    assert api("/api/v2.14/chart/song/global-28/ranking/2026-11-01T12:00:00Z").status_code == 404
+    dates = api("/api/v2/chart/song/global-28/available-rankings?limit=1").json()["items"]
+    assert dates == ["2026-10-31T12:00:00+00:00"]
+    sim.state.set_now(datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
+    assert api("/api/v2.14/chart/song/global-28/ranking/2026-11-01T12:00:00Z").status_code == 200
+
+
 def test_ranking_errors(api):
     missing = api("/api/v2.14/chart/song/no-such-chart/ranking/latest")
     assert missing.status_code == 404
     assert missing.json() == {"errors": [{"key": "chart", "code": 404, "message": "Chart not found"}]}
     assert "x-quota-remaining" in missing.headers
-    before_history = api("/api/v2.14/chart/song/global-28/ranking/2023-12-31")
+    before_history = api("/api/v2.14/chart/song/global-28/ranking/2023-12-31T12:00:00Z")
     assert before_history.status_code == 404
     assert before_history.json()["errors"][0]["code"] == 404
     assert api("/api/v2.14/chart/song/global-28/ranking/not-a-date").status_code == 400
 
 
 def test_weekly_and_monthly_rankings_over_http(api):
-    weekly = api("/api/v2.14/chart/song/global-weekly-28/ranking/2026-11-26?limit=1").json()
+    weekly = api("/api/v2.14/chart/song/global-weekly-28/ranking/2026-11-20T12:00:00Z?limit=1").json()
     assert weekly["related"]["date"] == "2026-11-20T12:00:00+00:00"
     assert weekly["items"][0]["timeOnChartUnit"] == "WOC"
     monthly = api("/api/v2.14/chart/song/airplay-us-monthly/ranking/latest").json()

@@ -7,7 +7,8 @@ from itertools import pairwise
 
 import pytest
 
-from musiccharts.soundcharts.client import SoundchartsClient, _windows, format_ranking_datetime
+from musiccharts.soundcharts.client import SoundchartsClient, format_ranking_datetime
+from musiccharts.soundcharts.windows import split_windows
 
 
 @pytest.mark.parametrize(
@@ -25,9 +26,9 @@ def test_format_ranking_datetime(value, expected) -> None:
 
 
 def test_windows_split_long_periods_into_90_day_requests() -> None:
-    windows = _windows(date(2026, 1, 1), date(2026, 12, 31), 90)
-    assert windows[0] == (date(2026, 1, 1), date(2026, 4, 1))
-    assert all((end - start).days <= 90 for start, end in windows)
+    windows = [(w.start, w.end) for w in split_windows(date(2026, 1, 1), date(2026, 12, 31), 90)]
+    assert windows[0] == (date(2026, 1, 1), date(2026, 3, 31))  # 90 days, both ends included
+    assert all((end - start).days < 90 for start, end in windows)
     # contiguous, no gap and no overlap, covering the whole range
     for (_, previous_end), (next_start, _) in pairwise(windows):
         assert next_start == previous_end + timedelta(days=1)
@@ -36,9 +37,13 @@ def test_windows_split_long_periods_into_90_day_requests() -> None:
 
 
 def test_windows_single_day_and_reversed() -> None:
-    assert _windows(date(2026, 1, 1), date(2026, 1, 1), 90) == [(date(2026, 1, 1), date(2026, 1, 1))]
+    one_day = split_windows(date(2026, 1, 1), date(2026, 1, 1), 90)
+    assert [(w.start, w.end) for w in one_day] == [(date(2026, 1, 1), date(2026, 1, 1))]
+    assert split_windows(date(2026, 1, 2), date(2026, 1, 1), 90) == []
     with pytest.raises(ValueError, match="after"):
-        _windows(date(2026, 1, 2), date(2026, 1, 1), 90)
+        SoundchartsClient("http://127.0.0.1:9", "app", "key").get_song_audience(
+            "uuid", "spotify", date(2026, 1, 2), date(2026, 1, 1)
+        )
 
 
 def test_client_repr_and_headers_do_not_leak_into_repr() -> None:

@@ -4,7 +4,7 @@ Recorded here when the deployment's source is known at migration time (``SOUNDCH
 the first sync; every sync then refuses a source of the other kind (``musiccharts.db.data_source``).
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0005
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

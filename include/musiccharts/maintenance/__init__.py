@@ -1,0 +1,1 @@
+"""Maintenance: verified backups, retention, Airflow metadata and log cleanup, health checks."""
