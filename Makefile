@@ -12,8 +12,8 @@ LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --ex
 export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins:$(CURDIR)/simulators:$(CURDIR)/stack
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: help install run lock lock-check lint fix test test-fast bench clean-data pg-client backup restore \
-	browser-deps ui-vendor
+.PHONY: help install system-deps run lock lock-check lint fix test test-fast bench clean-data pg-client backup \
+	restore browser-deps ui-vendor
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -27,7 +27,13 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed ## Create .venv exactly from requirements.txt
 
-run: install ## Run the product locally: Postgres, simulators, Airflow UI on :8080 (EXECUTOR=celery for Celery)
+# redis-server runs the private Redis of `make run` (shared rate limiter, Celery broker) and of the tests.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+system-deps: ## Install the Debian packages the stack and its tests run (redis-server) if missing
+	@command -v redis-server >/dev/null 2>&1 || { echo "installing redis-server (Debian package)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+
+run: install system-deps ## Run the product locally, supervised: Postgres, Redis, simulator, Airflow UI on :8080 (EXECUTOR=celery for Celery)
 	$(BIN)/python -m musiccharts_stack $(if $(EXECUTOR),--executor $(EXECUTOR)) \
 		$(if $(REDIS_URL),--redis-url $(REDIS_URL)) $(if $(CELERY_WORKERS),--workers $(CELERY_WORKERS))
 
@@ -69,10 +75,10 @@ ui-vendor: ## Re-fetch the UI plugin's charting library (npm pack echarts) and v
 		mkdir -p $(ECHARTS_DIR) && cp $$tmp/package/dist/echarts.min.js $$tmp/package/LICENSE \
 		$$tmp/package/NOTICE $(ECHARTS_DIR)/ && echo "echarts $(ECHARTS_VERSION) -> $(ECHARTS_DIR)"
 
-test: install lock-check lint pg-client browser-deps ## Lint, then the whole test suite (unit, integration, e2e) on real Postgres/Redis
+test: install system-deps lock-check lint pg-client browser-deps ## Lint, then the whole test suite (unit, integration, e2e) on real Postgres/Redis
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-test-fast: install pg-client browser-deps ## The suite without the end-to-end (Celery) tests
+test-fast: install system-deps pg-client browser-deps ## The suite without the end-to-end (Celery) tests
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
 
 bench: install ## Run every benchmark (prints ratios against in-run baselines)

@@ -20,4 +20,26 @@ def product_dsn(conn_id: str = PRODUCT_DB_CONN_ID) -> str:
     }
     if connection.password:
         parts["password"] = connection.password
-    return make_conninfo(**parts)
+    dsn = make_conninfo(**parts)
+    ensure_same_data_source(dsn)
+    return dsn
+
+
+def ensure_same_data_source(dsn: str, soundcharts_conn_id: str = "soundcharts_default") -> None:
+    """Fail the task if the Soundcharts connection points at the other kind of source (real API vs
+    simulator) than the one whose data this product database holds; records it on the first sync."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+    from musiccharts.db.data_source import DataSourceMismatch, ensure_same_source
+
+    try:
+        soundcharts = BaseHook.get_connection(soundcharts_conn_id)
+    except AirflowNotFoundException:
+        return  # no Soundcharts connection: nothing can be synced from it
+    if not soundcharts.host:
+        return
+    try:
+        ensure_same_source(dsn, soundcharts.host)
+    except DataSourceMismatch as error:
+        raise AirflowFailException(str(error)) from error

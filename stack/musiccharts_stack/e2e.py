@@ -346,17 +346,13 @@ class E2EStack:
         self.native.start_worker(index)
 
     def restart_dead_components(self) -> list[str]:
-        """Start again every component that exited (what a process supervisor does); returns their names."""
-        restarted = []
-        for process in list(self.native.group.processes):
-            if not process.running:
-                log.warning("%s exited (code %s); restarting it", process.name, process.returncode)
-                process.start()
-                restarted.append(process.name)
-        return restarted
+        """One pass of the stack's supervisor: components that exited are restarted (with backoff, their
+        leftover children killed); returns the names restarted in this pass."""
+        return self.native.group.supervise()
 
     def check_alive(self) -> None:
-        self.native.group.check_alive()
+        """Supervise (as ``make run`` does); raises only when a component keeps failing fast."""
+        self.native.group.supervise()
 
     # artifacts ----------------------------------------------------------------------------------------------
     def copy_logs(self, destination: Path) -> Path:

@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("include", "plugins", "simulators", "stack")
@@ -41,29 +43,89 @@ def python_path(root: Path = REPO_ROOT) -> str:
     return os.pathsep.join(str(root / part) for part in SOURCE_DIRS)
 
 
+SECRET_GENERATORS = {
+    "AIRFLOW__API_AUTH__JWT_SECRET": lambda: secrets.token_urlsafe(32),
+    "AIRFLOW__API__SECRET_KEY": lambda: secrets.token_urlsafe(32),
+    # A Fernet key is 32 url-safe base64-encoded bytes.
+    "AIRFLOW__CORE__FERNET_KEY": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+}
+
+
 def generate_secrets() -> dict[str, str]:
     """Fresh shared secrets: every component of one deployment must use the same three values."""
-    return {
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-        # A Fernet key is 32 url-safe base64-encoded bytes.
-        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-    }
+    return {name: generate() for name, generate in SECRET_GENERATORS.items()}
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, mode 0600 from creation (never written, then chmod-ed).
+
+    A temporary file in the same directory is created 0600 with O_EXCL, filled, fsync-ed and renamed
+    over ``path``: a reader sees the old content or the new one, never a partial or world-readable file.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#") and "=" in line
+    )
 
 
 def load_or_create_secrets(path: Path) -> dict[str, str]:
-    """Secrets persisted in ``path`` (mode 600) so a restarted stack can read what it encrypted before."""
-    if path.exists():
-        values = dict(
-            line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#")
-        )
-        if all(values.get(name) for name in SHARED_SECRET_VARS):
-            return {name: values[name] for name in SHARED_SECRET_VARS}
-    values = generate_secrets()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-    path.chmod(0o600)
-    return values
+    """Secrets persisted in ``path`` (0600) so a restarted stack can read what it encrypted before.
+
+    Only a missing (or empty) secret is generated; the others are kept exactly. Rotating the Fernet key as
+    a side effect would make every stored connection unreadable.
+    """
+    stored = read_env_file(path)
+    missing = [name for name in SHARED_SECRET_VARS if not stored.get(name)]
+    if missing:
+        for name in missing:
+            stored[name] = SECRET_GENERATORS[name]()
+        write_private_file(path, "".join(f"{key}={value}\n" for key, value in stored.items() if value))
+    return {name: stored[name] for name in SHARED_SECRET_VARS}
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def sizing_defaults(cpus: int | None = None) -> dict[str, str]:
+    """Process counts for this machine instead of Airflow's defaults (32 executor slots, 16 Celery
+    processes, 4 API workers), which on a 2-core box mostly compete for CPU and memory.
+
+    Every value is a default: the same variable set in the environment wins.
+    """
+    cpus = cpus or os.cpu_count() or 2
+    return {
+        # Task slots of the LocalExecutor / the scheduler: a few per core, since tasks mostly wait on HTTP.
+        "AIRFLOW__CORE__PARALLELISM": str(max(4, 2 * cpus)),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(max(2, cpus)),
+        "AIRFLOW__API__WORKERS": str(1 if cpus <= 2 else 2),
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": str(1 if cpus <= 2 else 2),
+    }
 
 
 def airflow_environment(

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
-from musiccharts_stack.env import REPO_ROOT, airflow_environment, load_or_create_secrets
+from musiccharts_stack.env import (
+    REPO_ROOT,
+    airflow_environment,
+    load_or_create_secrets,
+    mask_url_password,
+    sizing_defaults,
+    write_private_file,
+)
 from musiccharts_stack.processes import ManagedProcess, ProcessGroup, StackError, airflow_healthy, wait_until
 
 log = logging.getLogger("musiccharts.stack")
@@ -67,6 +74,17 @@ class PostgresParts:
                     conn.execute(f'CREATE DATABASE "{name}"')
                     log.info("created database %s", name)
 
+    def accepting(self) -> bool:
+        """True when the server accepts a connection right now (a restart gate for the components)."""
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        try:
+            with psycopg.connect(make_conninfo(**self.libpq("postgres")), connect_timeout=3) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.Error:
+            return False
+
 
 @dataclass
 class NativeStack:
@@ -78,7 +96,8 @@ class NativeStack:
     broker_url: str | None = None
     api_port: int = 8080
     celery_workers: int = 0
-    worker_concurrency: int = 4
+    #: Processes per Celery worker; None = sized for this machine (see ``sizing_defaults``).
+    worker_concurrency: int | None = None
     simulator_port: int | None = 8765
     simulator_args: list[str] = field(default_factory=list)
     #: The ACRCloud simulator runs whenever the Soundcharts one does (None: never).
@@ -106,10 +125,15 @@ class NativeStack:
     def product_url(self) -> str:
         return self.postgres.url(self.product_db)
 
+    @property
+    def product_url_masked(self) -> str:
+        return mask_url_password(self.product_url)
+
     def environment(self) -> dict[str, str]:
         import os
 
         env = {
+            **sizing_defaults(),
             **os.environ,
             **airflow_environment(
                 executor=self.executor,
@@ -125,6 +149,10 @@ class NativeStack:
             "MUSICCHARTS_DB_USER": self.postgres.user,
             "MUSICCHARTS_DB_PASSWORD": self.postgres.password,
             "MUSICCHARTS_DB_URL": self.product_url,
+            # Task logs may carry connection details: private like everything else under the workdir
+            # (Airflow's defaults, 0o664 and 0o775, would ignore the umask).
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
             # Connection airflow_metadata_db (airflow db clean in the retention DAG).
             "AIRFLOW_DB_HOST": self.postgres.host,
             "AIRFLOW_DB_PORT": self.postgres.port,
@@ -135,6 +163,8 @@ class NativeStack:
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
         env.update(self._acrcloud_simulator_environment())
+        # Several task processes call the APIs: an in-process rate limiter is refused, never used silently.
+        env.setdefault("MUSICCHARTS_RATE_LIMIT_REQUIRE_SHARED", "true")
         if self.smtp_sink_port:
             env.setdefault("SMTP_HOST", "127.0.0.1")
             env.setdefault("SMTP_PORT", str(self.smtp_sink_port))
@@ -142,6 +172,10 @@ class NativeStack:
             # The limiter shares the broker's Redis server, in its own logical database.
             env["MUSICCHARTS_RATE_LIMIT_REDIS_URL"] = self.broker_url.rsplit("/", 1)[0] + "/1"
         env.update(self.extra_env)
+        concurrency = "AIRFLOW__CELERY__WORKER_CONCURRENCY"
+        env[concurrency] = str(
+            self.worker_concurrency or os.environ.get(concurrency) or sizing_defaults()[concurrency]
+        )
         return env
 
     def run_step(self, description: str, command: list[str]) -> None:
@@ -152,9 +186,11 @@ class NativeStack:
 
     def prepare(self) -> None:
         """Databases, migrations (both), settings: idempotent, so every start runs it."""
-        self.airflow_home.mkdir(parents=True, exist_ok=True)
+        self.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.postgres.ensure_databases(self.airflow_db, self.product_db)
         python = sys.executable
+        #: The admin password when this start created it (shown once), else None.
+        self.new_admin_password = self.ensure_admin_password()
         self.run_step("migrating Airflow's metadata database", [python, "-m", "airflow", "db", "migrate"])
         self.run_step("migrating the product database", [python, "-m", "musiccharts.db.migrate", "upgrade"])
         self.run_step(
@@ -177,6 +213,7 @@ class NativeStack:
         self.group.start(
             ManagedProcess("soundcharts-simulator", command, self.logs / "simulator.log", self.environment())
         )
+        log.info("Soundcharts simulator on http://127.0.0.1:%d (simulated data)", self.simulator_port)
         self.start_acrcloud_simulator()
 
     def _acrcloud_simulator_environment(self) -> dict[str, str]:
@@ -224,15 +261,22 @@ class NativeStack:
         airflow = [sys.executable, "-m", "airflow"]
         for component in AIRFLOW_COMPONENTS:
             self.group.start(
-                ManagedProcess(component, [*airflow, component], self.logs / f"{component}.log", env)
+                ManagedProcess(
+                    component,
+                    [*airflow, component],
+                    self.logs / f"{component}.log",
+                    env,
+                    ready=self.postgres.accepting,
+                )
             )
         for index in range(self.celery_workers):
             self.start_worker(index)
 
     def start_worker(self, index: int) -> ManagedProcess:
+        env = self.environment()
         command = [
             sys.executable, "-m", "airflow", "celery", "worker",
-            "-c", str(self.worker_concurrency), "--celery-hostname", f"worker{index}@%h",
+            "-c", env["AIRFLOW__CELERY__WORKER_CONCURRENCY"], "--celery-hostname", f"worker{index}@%h",
             # Each worker needs its own pid file: the default one in AIRFLOW_HOME admits a single worker.
             "--pid", str(self.airflow_home / f"celery-worker-{index}.pid"),
             "--skip-serve-logs" if index else "--without-gossip",
@@ -242,21 +286,51 @@ class NativeStack:
                 f"celery-worker-{index}",
                 command,
                 self.logs / f"celery-worker-{index}.log",
-                self.environment(),
+                env,
+                ready=self.postgres.accepting,
             )
         )
 
-    def wait_healthy(self, timeout: float = 240) -> None:
-        """Every component healthy before anything is unpaused (a DAG unpaused earlier may start too soon)."""
+    def wait_healthy(self, timeout: float = 240, supervise: bool = False) -> None:
+        """Every component healthy before anything is unpaused (a DAG unpaused earlier may start too soon).
+
+        With ``supervise`` a component that exits meanwhile is restarted (``make run`` on a busy machine)
+        instead of failing the wait.
+        """
+
+        def check() -> None:
+            if supervise:
+                self.group.supervise()
+            else:
+                self.group.check_alive()
+
         wait_until(
             lambda: airflow_healthy(self.api_url, HEALTH_COMPONENTS),
             timeout=timeout,
             what="every Airflow component to report healthy",
-            check=self.group.check_alive,
+            check=check,
         )
 
+    @property
+    def passwords_file(self) -> Path:
+        return self.airflow_home / "passwords.json"
+
+    def ensure_admin_password(self) -> str | None:
+        """Create the admin password file (0600, atomically) if missing; return the new password, else None.
+
+        Airflow's simple auth manager would generate it itself, but then prints it into the api-server log
+        on every fresh start; created here, it is shown once on the terminal and never logged.
+        """
+        if self.passwords_file.exists():
+            return None
+        import secrets
+
+        password = secrets.token_urlsafe(12)
+        write_private_file(self.passwords_file, json.dumps({"admin": password}) + "\n")
+        return password
+
     def admin_password(self, timeout: float = 60) -> str:
-        path = self.airflow_home / "passwords.json"
+        path = self.passwords_file
         wait_until(path.exists, timeout=timeout, what=str(path))
         return json.loads(path.read_text())["admin"]
 
@@ -268,11 +342,10 @@ class NativeStack:
         )
         lines = [f"export {key}={shlex.quote(env[key])}" for key in keys]
         lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")
-        path = self.airflow_home / "env.sh"
-        path.write_text(
-            "# written by the stack runner; contains local secrets (git-ignored)\n" + "\n".join(lines) + "\n"
+        write_private_file(
+            self.airflow_home / "env.sh",
+            "# written by the stack runner; contains local secrets (git-ignored)\n" + "\n".join(lines) + "\n",
         )
-        path.chmod(0o600)
 
     def stop(self) -> None:
         self.group.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from musiccharts_stack.native import PostgresParts
-from musiccharts_stack.processes import StackError, wait_until
+from musiccharts_stack.processes import ManagedProcess, StackError, wait_until
 
 log = logging.getLogger("musiccharts.stack")
 # pgserver logs each pg_ctl call at INFO, and again from an atexit hook after pytest has closed its streams.
@@ -42,28 +43,40 @@ class PrivateRedis:
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
+    def command(self) -> list[str]:
+        if not Path(self.executable).exists():
+            raise StackError(
+                "redis-server is not installed: `make run` installs it (Debian package redis-server)"
+            )
+        return [
+            self.executable,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.workdir),
+            # Persist like a production broker would, so a restart loses no queued message.
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--protected-mode",
+            "yes",
+        ]
+
+    def managed_process(self) -> ManagedProcess:
+        """This server as a supervised component (restarted like the others if it exits)."""
+        self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return ManagedProcess("redis", self.command(), self.workdir / "redis.log", {})
+
     def start(self, timeout: float = 30) -> PrivateRedis:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log_file = (self.workdir / "redis.log").open("ab")
         self.process = subprocess.Popen(
-            [
-                self.executable,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.workdir),
-                # Persist like a production broker would, so a restart loses no queued message.
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--protected-mode",
-                "yes",
-            ],
+            self.command(),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -104,6 +117,8 @@ class PrivatePostgres:
     def __init__(self, datadir: Path) -> None:
         import pgserver
 
+        # pgserver needs the parent directory to exist (a fresh clone has no var/ yet).
+        datadir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.datadir = datadir
         self.server = pgserver.get_server(datadir, cleanup_mode="stop")
         self.parts = PostgresParts.from_url(self.server.get_uri())
@@ -118,6 +133,31 @@ class PrivatePostgres:
         """Fast shutdown (every connection is cut, like a crash to the clients), pause, start again."""
         self._pg_ctl("-w", "-m", "fast", "stop")
         time.sleep(down_seconds)
+        self.start()
+
+    def accepting(self) -> bool:
+        return self.parts.accepting()
+
+    def postmaster_running(self) -> bool:
+        """True while the postmaster named in ``postmaster.pid`` is alive (up, starting or stopping)."""
+        try:
+            pid = int((self.datadir / "postmaster.pid").read_text().splitlines()[0])
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def ensure_running(self) -> bool:
+        """Start the server again if its postmaster died (a crash, an OOM kill); True if it was started."""
+        if self.postmaster_running():
+            return False
+        log.warning("private PostgreSQL is down; starting it again")
+        self.start()
+        return True
+
+    def start(self) -> None:
         # The same options pgserver starts it with: no TCP listener, the same socket directory and log.
         self._pg_ctl(
             "-w", "-o", '-h ""', "-o", f"-k {self.parts.host}", "-l", str(self.server.log), "start"

@@ -11,4 +11,5 @@ WORKER_KILL = E2EChart("us-28", "spotify", "US", "daily", periods=6)
 RATE_LIMIT = E2EChart("gb-28", "spotify", "GB", "daily", periods=6)
 RATE_LIMIT_SECOND = E2EChart("fr-28", "spotify", "FR", "daily", periods=6)
 RESTARTS = E2EChart("de-28", "spotify", "DE", "daily", periods=6)
-E2E_CHARTS = [DAILY, WEEKLY, WORKER_KILL, RATE_LIMIT, RATE_LIMIT_SECOND, RESTARTS]
+SUPERVISED_KILLS = E2EChart("it-28", "spotify", "IT", "daily", periods=6)
+E2E_CHARTS = [DAILY, WEEKLY, WORKER_KILL, RATE_LIMIT, RATE_LIMIT_SECOND, RESTARTS, SUPERVISED_KILLS]

@@ -257,10 +257,80 @@ def check_product_environment(doc: dict) -> list[str]:
             f"MUSICCHARTS_DB_URL must be postgresql://...@postgres:5432/musiccharts, got {product.path}"
         )
     simulator = doc["services"].get("soundcharts-simulator") or {}
-    if simulator.get("profiles"):
-        problems.append("soundcharts-simulator must run without a profile")
     if "8765" not in " ".join(map(str, simulator.get("command", []))):
         problems.append("soundcharts-simulator must listen on 8765 (the default SOUNDCHARTS_BASE_URL)")
+    return problems
+
+
+def published_ports(service: dict) -> list[str]:
+    return [
+        str(port) if not isinstance(port, dict) else yaml.safe_dump(port)
+        for port in service.get("ports") or []
+    ]
+
+
+def check_only_the_ui_listens_on_all_interfaces(doc: dict) -> list[str]:
+    """Every published port is bound to 127.0.0.1, except the UI's (the one thing users must reach)."""
+    problems = []
+    for name, service in doc["services"].items():
+        for port in published_ports(service):
+            if name != "airflow-apiserver" and not port.startswith("127.0.0.1:"):
+                problems.append(f"{name}: publishes {port!r} on all interfaces")
+    return problems
+
+
+def check_flower_needs_basic_auth(doc: dict) -> list[str]:
+    flower = doc["services"]["flower"]
+    problems = []
+    auth = environment(flower).get("AIRFLOW__CELERY__FLOWER_BASIC_AUTH", "")
+    if not re.fullmatch(r"\$\{[A-Z_]+(:-|:\?)[^}]*\}", auth):
+        problems.append("flower: AIRFLOW__CELERY__FLOWER_BASIC_AUTH must come from .env")
+    script = " ".join(map(str, flower.get("command") or []))
+    if not re.search(r"-z \"\$\$\{AIRFLOW__CELERY__FLOWER_BASIC_AUTH[^}]*\}\".*exit 1.*exec airflow celery flower", script,
+                     re.DOTALL):  # fmt: skip
+        problems.append("flower: must refuse to start without basic auth, then exec flower")
+    ports = published_ports(flower)
+    if not ports or not all(port.startswith("127.0.0.1:") for port in ports):
+        problems.append(f"flower: must be bound to 127.0.0.1, got {ports}")
+    return problems
+
+
+def check_product_database_has_its_own_role(doc: dict) -> list[str]:
+    problems = []
+    for name, service in airflow_services(doc).items():
+        env = environment(service)
+        metadata_user = url_of(env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")).username
+        product_user = env.get("MUSICCHARTS_DB_USER")
+        if not product_user or product_user in {metadata_user, "postgres"}:
+            problems.append(f"{name}: product database user {product_user!r} is the metadata superuser")
+        if url_of(env.get("MUSICCHARTS_DB_URL")).username != product_user:
+            problems.append(f"{name}: MUSICCHARTS_DB_URL does not log in as MUSICCHARTS_DB_USER")
+        password = REQUIRED_REFERENCE.fullmatch(env.get("MUSICCHARTS_DB_PASSWORD") or "")
+        if not password or password.group("name") == "POSTGRES_PASSWORD":
+            problems.append(f"{name}: MUSICCHARTS_DB_PASSWORD must be its own required secret")
+    script = " ".join(str(part) for part in doc["services"]["airflow-init"]["command"])
+    provision, migrate = (
+        script.find("python -m musiccharts.db.provision"),
+        script.find("musiccharts.db.migrate"),
+    )
+    if provision == -1 or provision > migrate:
+        problems.append("airflow-init must provision the product role and database before migrating it")
+    return problems
+
+
+def check_simulator_only_on_request(doc: dict) -> list[str]:
+    problems = []
+    simulator = doc["services"].get("soundcharts-simulator") or {}
+    if simulator.get("profiles") != ["simulator"]:
+        problems.append("soundcharts-simulator must run only under the 'simulator' profile")
+    script = " ".join(str(part) for part in doc["services"]["airflow-init"]["command"])
+    check = script.find("python -m musiccharts.db.data_source")
+    if check == -1 or check > script.find("airflow db migrate"):
+        problems.append("airflow-init must check the data source (credentials or simulator) first")
+    for name, service in doc["services"].items():
+        spec = (service.get("depends_on") or {}).get("soundcharts-simulator")
+        if spec is not None and (not isinstance(spec, dict) or spec.get("required") is not False):
+            problems.append(f"{name}: a hard dependency on the simulator starts it without the profile")
     return problems
 
 
@@ -275,6 +345,10 @@ RULES = [
     check_init_steps,
     check_no_runtime_installs,
     check_product_environment,
+    check_only_the_ui_listens_on_all_interfaces,
+    check_flower_needs_basic_auth,
+    check_product_database_has_its_own_role,
+    check_simulator_only_on_request,
 ]
 
 
@@ -354,6 +428,36 @@ MUTATIONS = [
     (
         check_product_environment,
         _set_env("airflow-worker", "MUSICCHARTS_DB_URL", "postgresql://airflow:x@postgres:5432/airflow"),
+    ),
+    # The broken copies "as today" (before least privilege): each must fail its rule.
+    (check_only_the_ui_listens_on_all_interfaces, _set(("services", "flower", "ports"), ["5555:5555"])),
+    (check_only_the_ui_listens_on_all_interfaces, _set(("services", "postgres", "ports"), ["5432:5432"])),
+    (check_flower_needs_basic_auth, _set(("services", "flower", "command"), "celery flower")),
+    (check_flower_needs_basic_auth, _set_env("flower", "AIRFLOW__CELERY__FLOWER_BASIC_AUTH", None)),
+    (check_flower_needs_basic_auth, _set(("services", "flower", "ports"), ["${FLOWER_PORT:-5555}:5555"])),
+    (check_product_database_has_its_own_role, _set_env("airflow-worker", "MUSICCHARTS_DB_USER", "airflow")),
+    (
+        check_product_database_has_its_own_role,
+        _set_env("airflow-scheduler", "MUSICCHARTS_DB_PASSWORD", "${POSTGRES_PASSWORD:?set it}"),
+    ),
+    (
+        check_product_database_has_its_own_role,
+        _set(
+            ("services", "airflow-init", "command"),
+            ["bash", "-c", "python -m musiccharts.db.migrate upgrade"],
+        ),
+    ),
+    (check_simulator_only_on_request, _drop(("services", "soundcharts-simulator", "profiles"))),
+    (
+        check_simulator_only_on_request,
+        _set(
+            ("services", "airflow-init", "depends_on", "soundcharts-simulator"),
+            {"condition": "service_healthy"},
+        ),
+    ),
+    (
+        check_simulator_only_on_request,
+        _set(("services", "airflow-init", "command"), ["bash", "-c", "airflow db migrate"]),
     ),
 ]
 

@@ -47,6 +47,14 @@ __all__ = [
 RATE_LIMIT_REDIS_URL_ENV = "MUSICCHARTS_RATE_LIMIT_REDIS_URL"
 #: The Airflow Variable airflow_settings.yaml declares for the same URL (read after the extra and the env).
 RATE_LIMIT_REDIS_URL_VARIABLE = "musiccharts_rate_limit_redis_url"
+#: Set by every runtime the project ships (``make run``, compose): there, many task processes call the API.
+SHARED_LIMIT_REQUIRED_ENV = "MUSICCHARTS_RATE_LIMIT_REQUIRE_SHARED"
+
+
+def _shared_limit_required() -> bool:
+    return os.environ.get(SHARED_LIMIT_REQUIRED_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 
@@ -155,9 +163,15 @@ class SoundchartsHook(BaseHook):
                 or os.environ.get(RATE_LIMIT_REDIS_URL_ENV)
                 or _variable(RATE_LIMIT_REDIS_URL_VARIABLE)
             )
-            limiter = build_rate_limiter(
-                "soundcharts", _int_extra(extras, "requests_per_minute", None), redis_url
-            )
+            requests_per_minute = _int_extra(extras, "requests_per_minute", None)
+            if requests_per_minute and not redis_url and _shared_limit_required():
+                # Every task process would get its own limiter and send up to the full rate.
+                raise AirflowFailException(
+                    f"no Redis for the shared Soundcharts rate limit ({RATE_LIMIT_REDIS_URL_ENV} or the "
+                    f"connection extra rate_limit_redis_url) in a runtime where several processes call the "
+                    f"API ({SHARED_LIMIT_REQUIRED_ENV}=true): refusing an in-process limiter"
+                )
+            limiter = build_rate_limiter("soundcharts", requests_per_minute, redis_url)
         options: dict[str, Any] = {}
         if self._sleep is not None:
             options["sleep"] = self._sleep

@@ -36,6 +36,7 @@ EXPECTED_TABLES = [
     "chart_trend_entries",
     "chart_trend_rankings",
     "charts",
+    "data_source",
     "genres",
     "health_check_results",
     "health_incidents",

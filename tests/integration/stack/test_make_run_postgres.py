@@ -22,4 +22,4 @@ def test_private_postgres_starts_in_a_var_directory_that_does_not_exist_yet(tmp_
         with psycopg.connect(**parts.libpq("postgres")) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
     finally:
-        server.cleanup()
+        server.stop()
