@@ -4,7 +4,7 @@ Recorded here when the deployment's source is known at migration time (``SOUNDCH
 the first sync; every sync then refuses a source of the other kind (``musiccharts.db.data_source``).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0004
 Create Date: 2026-11-29
 """
 
