@@ -20,6 +20,23 @@ SHARED_SECRET_VARS = (
 )
 
 
+#: Celery settings for many short tasks (one chart period is one short task). Explicit, so a provider upgrade
+#: cannot change them silently:
+#: - concurrency 4 per worker: a period task waits on the API and the database most of its time, so four
+#:   fit in two cores; more only queue on the pool and the shared rate limit anyway;
+#: - prefetch multiplier 1: a worker reserves one message per free slot, so a short task never waits behind
+#:   a long one on a busy worker while another worker is idle;
+#: - acks_late: a message is acknowledged when its task ends, so the tasks of a killed worker are
+#:   redelivered (the end-to-end worker-kill test relies on it; the Execution API refuses a second start);
+#: - the task code is imported once per worker, before the pool forks (musiccharts_airflow.celery_config).
+CELERY_SETTINGS = {
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+    "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+    "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
+    "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "musiccharts_airflow.celery_config.CELERY_CONFIG",
+}
+
+
 def python_path(root: Path = REPO_ROOT) -> str:
     return os.pathsep.join(str(root / part) for part in SOURCE_DIRS)
 
@@ -95,5 +112,5 @@ def airflow_environment(
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = result_backend or "db+" + metadata_db_url.replace(
             "+psycopg2", ""
         )
-        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "4"
+        env.update(CELERY_SETTINGS)
     return env

@@ -116,4 +116,4 @@ def test_chart_dags_use_data_intervals_and_api_pool(dagbag, dag_id):
     assert type(dag.timetable).__name__ in {"CronDataIntervalTimetable", "NullTimetable"}, dag.timetable
     assert dag.start_date.tzinfo is not None
     assert dag.max_active_runs <= 3
-    assert dag.get_task("fetch_and_load_ranking").pool == "soundcharts_api"
+    assert dag.get_task("sync_period").pool == "soundcharts_api"

@@ -72,7 +72,7 @@ def test_trigger_with_valid_conf_refetches_the_period_identically(stack: E2EStac
     )
 
     assert finished["state"] == "success"
-    assert _ti(stack, DAILY.dag_id, run["dag_run_id"], "fetch_and_load_ranking")["state"] == "success"
+    assert _ti(stack, DAILY.dag_id, run["dag_run_id"], "sync_period")["state"] == "success"
     assert state.call_count("ranking") - calls_before == 2  # force refetches both pages of that period
     assert stored_rankings(stack.product_dsn, DAILY.slug) == expected
     assert set(ranking_row_counts(stack.product_dsn, DAILY.slug).values()) == {1}
@@ -97,7 +97,7 @@ def test_clearing_a_complete_period_reruns_without_any_api_call(stack: E2EStack)
     expected = _ensure_daily_loaded(stack)
     state = stack.simulator.state
     run = _scheduled_run_for(stack, DAILY.period_starts(stack.today)[3])
-    tries_before = _ti(stack, DAILY.dag_id, run["dag_run_id"], "check_period_needs_sync")["try_number"]
+    tries_before = _ti(stack, DAILY.dag_id, run["dag_run_id"], "sync_period")["try_number"]
     calls_before = state.call_count()
 
     cleared = stack.api.call(
@@ -105,21 +105,15 @@ def test_clearing_a_complete_period_reruns_without_any_api_call(stack: E2EStack)
         f"/api/v2/dags/{DAILY.dag_id}/clearTaskInstances",
         json={"dry_run": False, "only_failed": False, "dag_run_id": run["dag_run_id"]},
     )
-    assert {ti["task_id"] for ti in cleared["task_instances"]} == {
-        "check_period_needs_sync",
-        "wait_for_publication",
-        "fetch_and_load_ranking",
-        "check_ranking_quality",
-    }
+    assert {ti["task_id"] for ti in cleared["task_instances"]} == {"sync_period"}
     finished = stack.api.wait_run_finished(
         DAILY.dag_id, run["dag_run_id"], timeout=240, check=stack.check_alive
     )
 
     assert finished["state"] == "success"
-    check = _ti(stack, DAILY.dag_id, run["dag_run_id"], "check_period_needs_sync")
-    assert (check["state"], check["try_number"]) == ("success", tries_before + 1)
-    # The period is complete: the short-circuit skips the fetch, so the simulator sees nothing at all.
-    assert _ti(stack, DAILY.dag_id, run["dag_run_id"], "fetch_and_load_ranking")["state"] == "skipped"
+    sync = _ti(stack, DAILY.dag_id, run["dag_run_id"], "sync_period")
+    # The period is complete: the task skips itself before any call, so the simulator sees nothing at all.
+    assert (sync["state"], sync["try_number"]) == ("skipped", tries_before + 1)
     assert state.call_count() == calls_before
     assert stored_rankings(stack.product_dsn, DAILY.slug) == expected
 

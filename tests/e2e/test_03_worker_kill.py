@@ -17,7 +17,7 @@ def _running_fetch_tasks(stack: E2EStack) -> list[dict]:
     return stack.api.call(
         "POST",
         "/api/v2/dags/~/dagRuns/~/taskInstances/list",
-        json={"dag_ids": [WORKER_KILL.dag_id], "task_ids": ["fetch_and_load_ranking"], "state": ["running"]},
+        json={"dag_ids": [WORKER_KILL.dag_id], "task_ids": ["sync_period"], "state": ["running"]},
     )["task_instances"]
 
 
@@ -74,7 +74,7 @@ def test_sigkill_of_a_worker_mid_task_loses_and_duplicates_nothing(stack: E2ESta
         for ti in api.task_instances(WORKER_KILL.dag_id, run["dag_run_id"])
     }
     # The killed API task was failed by the heartbeat timeout and retried on the surviving worker.
-    assert tries[(victim["dag_run_id"], "fetch_and_load_ranking")] >= victim["try_number"] + 1, tries
+    assert tries[(victim["dag_run_id"], "sync_period")] >= victim["try_number"] + 1, tries
     expected = expected_rankings(stack.simulator.catalogue, WORKER_KILL, stack.today)
     assert stored_rankings(stack.product_dsn, WORKER_KILL.slug) == expected
     assert ranking_row_counts(stack.product_dsn, WORKER_KILL.slug) == dict.fromkeys(expected, 1)

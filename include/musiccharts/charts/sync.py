@@ -121,6 +121,32 @@ def published_ranking_date(
     return None
 
 
+def check_fetched_ranking(
+    chart: ChartConfig, ranking: ChartRanking, start: datetime, end: datetime, ranking_date: datetime
+) -> None:
+    """Raise unless ``ranking`` is the valid ranking of ``chart`` published at ``ranking_date`` in the period.
+
+    Everything a period load checks before its transaction (a period run and the history import alike).
+    """
+    if not in_period(ranking_date, start, end):
+        raise RankingMismatch(
+            f"{_period_label(chart, start, end)}: ranking date {ranking_date.isoformat()} is outside it"
+        )
+    if ranking.chart.slug != chart.slug:
+        raise RankingMismatch(f"asked for chart {chart.slug!r}, the API answered {ranking.chart.slug!r}")
+    if ranking.chart.frequency.lower() != chart.frequency.value:
+        raise RankingMismatch(
+            f"{chart.slug}: charts.yaml says frequency {chart.frequency.value!r}, "
+            f"the API says {ranking.chart.frequency!r}; fix the entry in include/config/charts.yaml"
+        )
+    if ranking.date != ranking_date:
+        raise RankingMismatch(
+            f"{chart.slug}: asked for the ranking of {ranking_date.isoformat()}, "
+            f"the API answered the one of {ranking.date.isoformat()}"
+        )
+    validate_ranking(ranking)  # before any transaction: an invalid ranking never replaces a stored one
+
+
 def fetch_and_load_period(
     api: RankingApi,
     dsn: str,
@@ -135,19 +161,7 @@ def fetch_and_load_period(
             f"{_period_label(chart, start, end)}: ranking date {ranking_date.isoformat()} is outside it"
         )
     ranking = api.get_chart_ranking(chart.slug, ranking_date)
-    if ranking.chart.slug != chart.slug:
-        raise RankingMismatch(f"asked for chart {chart.slug!r}, the API answered {ranking.chart.slug!r}")
-    if ranking.chart.frequency.lower() != chart.frequency.value:
-        raise RankingMismatch(
-            f"{chart.slug}: charts.yaml says frequency {chart.frequency.value!r}, "
-            f"the API says {ranking.chart.frequency!r}; fix the entry in include/config/charts.yaml"
-        )
-    if ranking.date != ranking_date:
-        raise RankingMismatch(
-            f"{chart.slug}: asked for the ranking of {ranking_date.isoformat()}, "
-            f"the API answered the one of {ranking.date.isoformat()}"
-        )
-    validate_ranking(ranking)  # before any transaction: an invalid ranking never replaces a stored one
+    check_fetched_ranking(chart, ranking, start, end, ranking_date)
     with product_db_session(dsn) as conn:
         result = load_ranking(conn, ranking, chart_slug=chart.slug, period_start=start, period_end=end)
     log.info(

@@ -3,10 +3,10 @@
 Why one DAG per chart (and not one DAG mapping over charts): each chart has its own frequency, start date
 and catchup backlog, and users clear, rerun and backfill one chart's period without touching the others.
 
-Tasks: ``check_period_needs_sync`` (skip a complete period without any API call) >> ``wait_for_publication``
-(a sensor in reschedule mode: it holds no worker slot between pokes, reads ``available-rankings`` with
-backoff and hands on the period's ranking datetime) >> ``fetch_and_load_ranking`` (exactly that datetime,
-validated, one transaction) >> ``check_ranking_quality`` (guard on the stored rows; publishes the Asset).
+One task per run, ``sync_period``, a sensor in reschedule mode: it skips a complete period without any API
+call; otherwise it reads the period's ranking datetime from ``available-rankings`` (waiting between pokes
+without holding a worker slot until it is published), fetches exactly that ranking, validates and loads it
+in one transaction, runs the quality guard on the stored rows and publishes the Asset.
 """
 
 from __future__ import annotations
@@ -25,12 +25,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 from musiccharts.config import ChartConfig
 from musiccharts.periods import period_cron, start_of_day
 from musiccharts_airflow.assets import CHART_RANKINGS_ASSET
-from musiccharts_airflow.governance import (
-    PRODUCT_DB_POOL,
-    SOUNDCHARTS_POOL,
-    Tag,
-    default_task_args,
-)
+from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
 
 #: First wait between two looks at ``available-rankings`` (doubles up to ``MAX_POKE_INTERVAL``);
 #: ``MUSICCHARTS_PUBLICATION_POKE_SECONDS`` overrides it (the tests shorten it to seconds).
@@ -53,7 +48,7 @@ transaction (a period is fully written or not at all); a quality check verifies 
 ### Schedule
 `{cron}` (UTC), data-interval timetable, `catchup=True` from {history_start}: every missing period since
 then becomes a run. {enabled_note}
-Rankings are published hours (weekly/monthly: days) after their period: `wait_for_publication` waits in
+Rankings are published hours (weekly/monthly: days) after their period: `sync_period` waits in
 `up_for_reschedule` (no worker slot held) until the ranking appears, at most until {deadline} after the
 period ends (`publication_deadline` in `charts.yaml`).
 
@@ -138,21 +133,10 @@ def build_chart_sync_dag(chart: ChartConfig) -> DAG:
         ),
     ) as dag:
 
-        @task.short_circuit(task_id="check_period_needs_sync", pool=PRODUCT_DB_POOL)
-        def check_period_needs_sync(data_interval_start=None, data_interval_end=None, params=None) -> bool:
-            """Skip the API entirely when the period is already complete (unless ``force``)."""
-            from musiccharts.charts.sync import period_needs_sync
-            from musiccharts.periods import resolve_period
-            from musiccharts_airflow.product_db import product_dsn
-
-            start, end = resolve_period(
-                chart.frequency, data_interval_start, data_interval_end, params.get("period")
-            )
-            return period_needs_sync(product_dsn(), chart, start, end, force=params["force"])
-
         @task.sensor(
-            task_id="wait_for_publication",
+            task_id="sync_period",
             pool=SOUNDCHARTS_POOL,
+            outlets=[CHART_RANKINGS_ASSET],
             mode="reschedule",
             poke_interval=_poke_interval(),
             exponential_backoff=True,
@@ -160,60 +144,44 @@ def build_chart_sync_dag(chart: ChartConfig) -> DAG:
             # A safety net only: the deadline itself is checked in every poke, from the period's end.
             timeout=(chart.deadline + MAX_POKE_INTERVAL).total_seconds(),
         )
-        def wait_for_publication(data_interval_start=None, data_interval_end=None, params=None):
-            """Done once ``available-rankings`` lists a ranking inside the period; returns its datetime."""
+        def sync_period(data_interval_start=None, data_interval_end=None, params=None):
+            """The whole period in one task: skip if complete, wait for publication, fetch, load, check.
+
+            One task per period run, not four: a period is short work, and every task costs Airflow a
+            scheduling round, a Celery message and a process start, more than the period itself. Each step
+            keeps its meaning: *skipped* = complete, no API call (and no Asset event); not published yet =
+            ``up_for_reschedule`` (no worker or pool slot held); the quality guard checks the stored rows.
+            """
             from datetime import UTC, datetime
 
             from airflow.sdk import PokeReturnValue
+            from airflow.sdk.exceptions import AirflowSkipException
 
-            from musiccharts.charts.sync import published_ranking_date
+            from musiccharts.charts.sync import (
+                assert_ranking_quality,
+                fetch_and_load_period,
+                period_needs_sync,
+                published_ranking_date,
+            )
             from musiccharts.periods import resolve_period
             from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
             from musiccharts_airflow.product_db import product_dsn
 
+            dsn = product_dsn()
             start, end = resolve_period(
                 chart.frequency, data_interval_start, data_interval_end, params.get("period")
             )
+            if not period_needs_sync(dsn, chart, start, end, force=params["force"]):
+                raise AirflowSkipException("the period is already complete: no API call")
+            api = SoundchartsHook()
             with _fail_without_retry():
-                ranking_date = published_ranking_date(
-                    SoundchartsHook(), product_dsn(), chart, start, end, now=datetime.now(UTC)
-                )
-            return PokeReturnValue(
-                is_done=ranking_date is not None,
-                xcom_value=ranking_date.isoformat() if ranking_date else None,
-            )
+                ranking_date = published_ranking_date(api, dsn, chart, start, end, now=datetime.now(UTC))
+                if ranking_date is None:
+                    return PokeReturnValue(is_done=False)
+                loaded = fetch_and_load_period(api, dsn, chart, start, end, ranking_date)
+                # A retry would find the period complete and skip this guard: it fails for good instead.
+                assert_ranking_quality(dsn, loaded.ranking_id)
+            return PokeReturnValue(is_done=True, xcom_value=loaded.as_xcom())
 
-        @task(task_id="fetch_and_load_ranking", pool=SOUNDCHARTS_POOL)
-        def fetch_and_load_ranking(
-            ranking_date: str, data_interval_start=None, data_interval_end=None, params=None
-        ) -> dict:
-            """All pages of the period's ranking → validation → one transaction. Returns a small summary."""
-            from datetime import datetime
-
-            from musiccharts.charts.sync import fetch_and_load_period
-            from musiccharts.periods import resolve_period
-            from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
-            from musiccharts_airflow.product_db import product_dsn
-
-            start, end = resolve_period(
-                chart.frequency, data_interval_start, data_interval_end, params.get("period")
-            )
-            with _fail_without_retry():
-                return fetch_and_load_period(
-                    SoundchartsHook(), product_dsn(), chart, start, end, datetime.fromisoformat(ranking_date)
-                ).as_xcom()
-
-        @task(task_id="check_ranking_quality", pool=PRODUCT_DB_POOL, outlets=[CHART_RANKINGS_ASSET])
-        def check_ranking_quality(loaded: dict) -> None:
-            """Positions 1..N unique and contiguous, entry count as announced; else fail with the list."""
-            from musiccharts.charts.sync import assert_ranking_quality
-            from musiccharts_airflow.product_db import product_dsn
-
-            with _fail_without_retry():
-                assert_ranking_quality(product_dsn(), loaded["ranking_id"])
-
-        published = wait_for_publication()
-        loaded = fetch_and_load_ranking(published)
-        check_period_needs_sync() >> published
-        check_ranking_quality(loaded)
+        sync_period()
     return dag

@@ -163,7 +163,7 @@ def test_payload_drift_fails_at_once_and_keeps_the_stored_ranking(chart_dags, ai
     run = run_period(dag, period, conf={"force": True})
 
     assert run.state == "failed"
-    fetch = run.get_task_instance("fetch_and_load_ranking")
+    fetch = run.get_task_instance("sync_period")
     assert (fetch.state, fetch.try_number) == ("failed", 1), "a payload problem must not be retried"
     assert sim.state.call_count(RANKING_ENDPOINT) == calls_before + 2
     assert table_snapshot(airflow_connections) == before

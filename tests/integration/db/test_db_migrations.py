@@ -17,7 +17,8 @@ from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-SCRATCH_DB = "mc_test_product_migrations"
+# Per process: test sessions of several worktrees share one server and would drop each other's database.
+SCRATCH_DB = f"mc_test_product_migrations_{os.getpid()}"
 
 EXPECTED_TABLES = [
     "artist_airplay",

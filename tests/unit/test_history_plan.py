@@ -1,0 +1,131 @@
+"""The history import's pure parts: which ranges a request means, period arithmetic, chunks, the summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from musiccharts.charts.history import (
+    ChartPlan,
+    ImportRequestError,
+    chart_periods,
+    choose_ranges,
+    chunk_label,
+    chunk_plan,
+    summarise_import,
+)
+from musiccharts.config import ChartConfig
+
+DAILY = ChartConfig(
+    slug="global-28", platform="spotify", country="GLOBAL", frequency="daily", history_start=date(2026, 1, 1)
+)
+WEEKLY = ChartConfig(
+    slug="global-weekly-28",
+    platform="spotify",
+    country="GLOBAL",
+    frequency="weekly",
+    history_start=date(2025, 9, 5),
+)
+OFF = ChartConfig(
+    slug="shazam-fr-daily",
+    platform="shazam",
+    country="FR",
+    frequency="daily",
+    history_start=date(2026, 6, 1),
+    enabled=False,
+)
+CHARTS = [DAILY, WEEKLY, OFF]
+TODAY = date(2026, 11, 29)
+
+
+def ranges(**kwargs):
+    defaults = {"slugs": [], "first_day": None, "last_day": None, "oldest_stored": {}, "today": TODAY}
+    return [(r.chart.slug, r.first_day, r.last_day) for r in choose_ranges(CHARTS, **{**defaults, **kwargs})]
+
+
+def test_explicit_range_is_clipped_to_history_start_and_today():
+    assert ranges(slugs=["global-28"], first_day=date(2025, 1, 1), last_day=date(2027, 1, 1)) == [
+        ("global-28", date(2026, 1, 1), TODAY)
+    ]
+
+
+def test_empty_params_mean_enabled_charts_from_history_start_to_their_oldest_stored_period():
+    oldest = {"global-28": date(2026, 11, 1), "global-weekly-28": date(2025, 9, 5)}
+    # The weekly chart is stored from its history_start on: nothing older to import.
+    assert ranges(oldest_stored=oldest) == [("global-28", date(2026, 1, 1), date(2026, 10, 31))]
+    # Nothing stored: the whole history. A disabled chart is imported only when named.
+    assert ranges(slugs=["shazam-fr-daily"]) == [("shazam-fr-daily", date(2026, 6, 1), TODAY)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"slugs": ["nope"]}, "unknown chart"),
+        ({"first_day": date(2026, 2, 1), "last_day": date(2026, 1, 1)}, "after"),
+        ({"first_day": date(2026, 2, 1)}, "both"),
+    ],
+)
+def test_bad_requests_are_refused_with_the_reason(kwargs, message):
+    with pytest.raises(ImportRequestError, match=message):
+        ranges(**kwargs)
+
+
+def test_periods_start_in_the_range_and_have_ended():
+    now = datetime(2026, 11, 29, 6, tzinfo=UTC)
+    daily = chart_periods(DAILY, date(2026, 11, 27), date(2026, 11, 30), now)
+    assert [(s.date().isoformat(), e.date().isoformat()) for s, e in daily] == [
+        ("2026-11-27", "2026-11-28"),
+        ("2026-11-28", "2026-11-29"),
+    ]
+    # Weekly periods start on Fridays: a range opening mid-week starts at the next Friday.
+    weekly = chart_periods(WEEKLY, date(2026, 10, 1), date(2026, 10, 31), now)
+    assert [s.date().isoformat() for s, _ in weekly] == [
+        "2026-10-02",
+        "2026-10-09",
+        "2026-10-16",
+        "2026-10-23",
+        "2026-10-30",
+    ]
+
+
+def test_chunks_are_per_chart_oldest_first_with_readable_labels():
+    plan = ChartPlan(
+        slug="global-28",
+        planned=[datetime(2026, 11, day, 12, tzinfo=UTC) for day in (5, 1, 2, 9, 7)],
+    )
+    chunks = chunk_plan(plan, 2)
+    assert [chunk_label(chunk) for chunk in chunks] == [
+        "global-28 2026-11-01..2026-11-02 (2)",
+        "global-28 2026-11-05..2026-11-07 (2)",
+        "global-28 2026-11-09 (1)",
+    ]
+
+
+def test_summary_counts_per_chart_and_a_chunk_without_result_as_failed():
+    plan = {
+        "charts": {
+            "global-28": {"periods": 6, "already_stored": 1, "planned": 4, "unpublished": ["2026-11-06"]}
+        },
+        "chunks": [
+            {"chart": "global-28", "dates": ["2026-11-01T12:00:00+00:00", "2026-11-02T12:00:00+00:00"]},
+            {"chart": "global-28", "dates": ["2026-11-03T12:00:00+00:00", "2026-11-04T12:00:00+00:00"]},
+        ],
+    }
+    # Only the second chunk left a result (the first task failed as a whole).
+    results = [
+        {
+            "chunk": "global-28 2026-11-03..2026-11-04 (2)",
+            "chart": "global-28",
+            "stored": ["2026-11-03"],
+            "skipped": [],
+            "failed": {"2026-11-04": "SoundchartsUnavailable: 503"},
+        }
+    ]
+    summary = summarise_import(plan, results)
+    assert summary["charts"]["global-28"] == {"stored": 1, "skipped": 2, "failed": 3}
+    assert [(f["period"], f["reason"]) for f in summary["failed_periods"]] == [
+        ("2026-11-01", "the chunk's task failed"),
+        ("2026-11-02", "the chunk's task failed"),
+        ("2026-11-04", "SoundchartsUnavailable: 503"),
+    ]
