@@ -31,7 +31,7 @@ def _artist_streaming(call: Any) -> dict[str, Any]:
     items = [
         {
             "date": point["date"],
-            "value": int(point["value"]) * _LISTENERS_PER_FOLLOWER,
+            "value": int(point["followerCount"]) * _LISTENERS_PER_FOLLOWER,
             "cityPlots": [],
             "countryPlots": [],
         }

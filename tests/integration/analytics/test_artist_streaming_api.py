@@ -47,7 +47,7 @@ def test_every_window_and_page_is_fetched_newest_first(client, sim_now):
     followers = sim_now.catalogue.artist_audience(artist_uuid, "spotify", start, end, now=NOW)
     assert len(points) == len(followers) == 154
     assert [p.date.date() for p in points] == sorted((p.date.date() for p in points), reverse=True)
-    assert points[0].value == followers[0]["value"] * 3
+    assert points[0].value == followers[0]["followerCount"] * 3
     assert sim_now.state.call_count("artist_streaming") >= 2
 
 
