@@ -14,6 +14,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param
 from musiccharts_airflow.assets import AUDIENCE_UPDATED_ASSET
 from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
 from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
+from musiccharts_airflow.notifications import run_failure_notifier
 from musiccharts_airflow.params import uuid_list_param
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=default_task_args(),
+    on_failure_callback=run_failure_notifier,
     tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
     params={
         "until": Param(

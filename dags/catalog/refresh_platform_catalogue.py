@@ -9,6 +9,7 @@ import airflow.sdk.definitions.decorators  # noqa: F401
 from airflow.sdk import DAG, CronTriggerTimetable, task
 
 from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.notifications import run_failure_notifier
 
 DAG_ID = "refresh_platform_catalogue"
 CRON = "0 4 * * 1"
@@ -49,6 +50,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     default_args=default_task_args(retries=3, retry_delay=timedelta(minutes=5)),
+    on_failure_callback=run_failure_notifier,
     tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
     doc_md=DOC,
 ) as dag:

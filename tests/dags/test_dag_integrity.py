@@ -65,6 +65,19 @@ def test_tasks_retry_with_backoff_and_alert(dagbag, dag_id):
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_failed_runs_page_through_the_project_notifier(dagbag, dag_id):
+    # A run can fail with no task paging for it (run timeout, a mapped leaf, a deadlock): the DAG-level
+    # callback covers those, and it must be the project's one notifier.
+    from musiccharts_airflow.notifications import MusicChartsNotifier
+
+    callbacks = dagbag.dags[dag_id].on_failure_callback
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    assert any(isinstance(callback, MusicChartsNotifier) for callback in callbacks), (
+        f"{dag_id}: no run-level failure notification (on_failure_callback=run_failure_notifier)"
+    )
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_only_declared_pools(dagbag, dag_id):
     allowed = declared_pools() | {"default_pool"}
     dag = dagbag.dags[dag_id]

@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, TriggerRule, task
 
 from musiccharts_airflow.governance import ACRCLOUD_POOL, PRODUCT_DB_POOL, Tag, default_task_args
+from musiccharts_airflow.notifications import run_failure_notifier
 from musiccharts_airflow.song_analysis import (
     AnalyzeSongOperator,
     collect_songs,
@@ -39,6 +40,7 @@ def build_analysis_dag(*, dag_id: str, retry_failed: bool, schedule: Any, doc_md
         catchup=False,
         max_active_runs=1,
         default_args=default_task_args(),
+        on_failure_callback=run_failure_notifier,
         tags=[Tag.DOMAIN_ACRCLOUD, Tag.SOURCE_ACRCLOUD, Tag.TIER_2],
         doc_md=doc_md,
         params={

@@ -24,6 +24,7 @@ from musiccharts_airflow.assets import (
 )
 from musiccharts_airflow.governance import PRODUCT_DB_POOL, Tag, default_task_args
 from musiccharts_airflow.mapped_batches import batched_fetch, summarise_batches
+from musiccharts_airflow.notifications import run_failure_notifier
 
 START = datetime(2026, 1, 1)
 TAGS = [Tag.DOMAIN_ANALYTICS, Tag.TIER_2]
@@ -39,6 +40,7 @@ def build_chart_trends_dag(doc_md: str) -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        on_failure_callback=run_failure_notifier,
         tags=TAGS,
         params={"force": Param(False, type="boolean", description="Recompute every ranking of every chart.")},
         doc_md=doc_md,
@@ -83,6 +85,7 @@ def build_chart_health_dag(doc_md: str, cron: str) -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        on_failure_callback=run_failure_notifier,
         tags=TAGS,
         params={
             "as_of": Param(
@@ -131,6 +134,7 @@ def build_fraud_dag(doc_md: str) -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        on_failure_callback=run_failure_notifier,
         tags=TAGS,
         params={
             "plots": Param(
@@ -209,6 +213,7 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args=default_task_args(retries=2, retry_delay=timedelta(minutes=1)),
+        on_failure_callback=run_failure_notifier,
         tags=TAGS,
         params={
             "track_uuids": Param(

@@ -14,6 +14,7 @@ from airflow.sdk import DAG, Param, TriggerRule, XComArg, task
 
 from musiccharts_airflow.assets import CHART_RANKINGS_ASSET
 from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.notifications import run_failure_notifier
 
 IMPORT_DAG_ID = "import_chart_history"
 #: Chunks of one run fetching at once. Together they saturate the shared rate limit (each chunk fetches
@@ -69,6 +70,7 @@ def build_import_dag(doc_md: str) -> DAG:
         # Two imports would plan the same holes and fetch them twice.
         max_active_runs=1,
         default_args=default_task_args(retries=3, retry_delay=timedelta(minutes=1)),
+        on_failure_callback=run_failure_notifier,
         tags=[Tag.DOMAIN_CHARTS, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
         params=import_params(),
         doc_md=doc_md,

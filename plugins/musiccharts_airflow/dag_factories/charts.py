@@ -26,6 +26,7 @@ from musiccharts.config import ChartConfig
 from musiccharts.periods import period_cron, start_of_day
 from musiccharts_airflow.assets import CHART_RANKINGS_ASSET
 from musiccharts_airflow.governance import SOUNDCHARTS_POOL, Tag, default_task_args
+from musiccharts_airflow.notifications import run_failure_notifier
 
 #: First wait between two looks at ``available-rankings`` (doubles up to ``MAX_POKE_INTERVAL``);
 #: ``MUSICCHARTS_PUBLICATION_POKE_SECONDS`` overrides it (the tests shorten it to seconds).
@@ -105,6 +106,7 @@ def build_chart_sync_dag(chart: ChartConfig) -> DAG:
         catchup=True,
         max_active_runs=2,
         default_args=default_task_args(retries=3, retry_delay=timedelta(minutes=1)),
+        on_failure_callback=run_failure_notifier,
         tags=[Tag.DOMAIN_CHARTS, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_1],
         params={
             "force": Param(

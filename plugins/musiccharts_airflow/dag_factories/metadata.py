@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Param
 
 from musiccharts_airflow.governance import Tag, default_task_args
 from musiccharts_airflow.mapped_batches import BatchLimits, batched_fetch, summarise_batches
+from musiccharts_airflow.notifications import run_failure_notifier
 from musiccharts_airflow.params import uuid_list_param
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def build_metadata_dag(
         catchup=False,
         max_active_runs=1,
         default_args=default_task_args(),
+        on_failure_callback=run_failure_notifier,
         tags=[Tag.DOMAIN_CATALOG, Tag.SOURCE_SOUNDCHARTS, Tag.TIER_2],
         params={
             "uuids": uuid_list_param(f"Only these {entity} uuids (empty = every stale {entity})."),
