@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -15,15 +15,79 @@ from soundcharts_simulator.app import create_app
 from soundcharts_simulator.catalogue import Catalogue
 from soundcharts_simulator.state import SimulatorState
 
-__all__ = ["SimulatorServer"]
+__all__ = ["LoopbackAppServer", "SimulatorServer"]
 
 
-class SimulatorServer:
+class LoopbackAppServer:
+    """An ASGI app served by uvicorn in a daemon thread on ``127.0.0.1:<free port>``; a context manager.
+
+    The one in-process server of the simulators' test helpers (Soundcharts, ACRCloud): ``base_url`` has no
+    trailing slash and exists only while the server runs.
+    """
+
+    #: Names the server in its thread and in its errors.
+    server_name = "simulator"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError(f"the {self.server_name} is not running")
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=self.server_name.lower().replace(" ", "-"),
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the {self.server_name} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class SimulatorServer(LoopbackAppServer):
     """Context manager serving a simulator on ``127.0.0.1:<free port>``.
 
     Attributes: ``base_url`` (no trailing slash), ``app_id``, ``api_key``, ``state`` (turn knobs live),
     ``catalogue`` (ground truth), ``headers`` (auth headers for a client).
     """
+
+    server_name = "Soundcharts simulator"
 
     def __init__(
         self,
@@ -46,10 +110,7 @@ class SimulatorServer:
             now=now,
             **state_options,
         )
-        self.app = create_app(self.state, self.catalogue)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port: int | None = None
+        super().__init__(create_app(self.state, self.catalogue))
 
     @property
     def app_id(self) -> str:
@@ -60,47 +121,5 @@ class SimulatorServer:
         return self.state.api_key
 
     @property
-    def base_url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("the simulator is not running")
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def headers(self) -> dict[str, str]:
         return {"x-app-id": self.app_id, "x-api-key": self.api_key}
-
-    def start(self) -> SimulatorServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="soundcharts-simulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Soundcharts simulator did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-
-    def __enter__(self) -> SimulatorServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -8,10 +8,10 @@ import signal
 
 import psutil
 import pytest
-from scenario_charts import SUPERVISED_KILLS
 
 from musiccharts_stack.e2e import E2EStack, expected_rankings, ranking_row_counts, stored_rankings
 from musiccharts_stack.processes import wait_until
+from tests.e2e.scenario_charts import SUPERVISED_KILLS
 
 pytestmark = pytest.mark.e2e
 
