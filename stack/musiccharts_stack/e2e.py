@@ -305,9 +305,12 @@ class E2EStack:
             celery_workers=self.celery_workers,
             worker_concurrency=self.worker_concurrency,
             simulator_port=None,
+            # Alerts go to a local SMTP sink, as under `make run`: email is on by default in the settings.
+            smtp_sink_port=free_port(),
             extra_env=env,
         )
         self.native.prepare()
+        self.native.start_smtp_sink()
         self.native.start_airflow()
         self.native.wait_healthy(timeout=healthy_timeout)
         self.api = AirflowApi(self.native.api_url, "admin", self.native.admin_password())
