@@ -14,7 +14,9 @@ from tests.integration.ui import ui_seed
 from tests.integration.ui.ui_seed import AUTH_MANAGER, token_for
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the environment below (charts file, auth manager) must not outlive the UI
+# tests, or every later test would read the UI's charts and auth manager.
+@pytest.fixture(scope="package")
 def ui_environment(tmp_path_factory, product_dsn, airflow_metadata_db) -> Iterator[dict]:
     """Seeded product DB + DAG runs, and the environment the plugin reads (charts file, DB URL)."""
     from musiccharts.db.migrate import truncate_all
@@ -36,7 +38,7 @@ def ui_environment(tmp_path_factory, product_dsn, airflow_metadata_db) -> Iterat
     truncate_all(product_dsn)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_client(ui_environment):
     """A TestClient on the api-server app as ``airflow api-server`` builds it (plugins included)."""
     from airflow.api_fastapi.app import create_app, purge_cached_app
@@ -49,12 +51,12 @@ def api_client(ui_environment):
     purge_cached_app()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def as_viewer(api_client):
     return {"Authorization": f"Bearer {token_for('viewer-user')}"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def as_charts_viewer(api_client):
     """A user who may read two chart DAGs and nothing else."""
     return {"Authorization": f"Bearer {token_for('charts-viewer')}"}
