@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
@@ -21,8 +21,31 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 CHARTS_FILE = CONFIG_DIR / "charts.yaml"
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
 class ConfigError(ValueError):
     """A configuration file is invalid; the message names the file, the entry and the field."""
+
+
+def parse_sections(text: str, model: type[ModelT], source: str) -> ModelT:
+    """Parse a YAML document of sections into ``model``; raise :class:`ConfigError` naming each bad field."""
+    try:
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"field '{'.'.join(str(part) for part in item['loc']) or '<root>'}': {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
 
 
 class Frequency(StrEnum):

@@ -10,10 +10,9 @@ import os
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from musiccharts.config import CONFIG_DIR, ConfigError
+from musiccharts.config import CONFIG_DIR, parse_sections
 
 CATALOG_FILE = CONFIG_DIR / "catalog.yaml"
 
@@ -76,22 +75,7 @@ class CatalogConfig(_Strict):
 
 def parse_catalog_config(text: str, source: str = "catalog.yaml") -> CatalogConfig:
     """Parse the catalog YAML document; raise :class:`ConfigError` naming section and field on any problem."""
-    try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
-    try:
-        return CatalogConfig.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"field '{'.'.join(str(part) for part in item['loc']) or '<root>'}': {item['msg']}"
-            for item in error.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from None
+    return parse_sections(text, CatalogConfig, source)
 
 
 def catalog_file() -> Path:

@@ -11,10 +11,9 @@ import re
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from musiccharts.config import CONFIG_DIR, ConfigError
+from musiccharts.config import CONFIG_DIR, parse_sections
 
 MAINTENANCE_FILE = CONFIG_DIR / "maintenance.yaml"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -121,22 +120,7 @@ class MaintenanceConfig(_Strict):
 
 def parse_maintenance_config(text: str, source: str = "maintenance.yaml") -> MaintenanceConfig:
     """Parse the maintenance YAML; raise :class:`ConfigError` naming section and field on any problem."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from None
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
-    try:
-        return MaintenanceConfig.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"field '{'.'.join(str(part) for part in item['loc']) or '<root>'}': {item['msg']}"
-            for item in error.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from None
+    return parse_sections(text, MaintenanceConfig, source)
 
 
 def maintenance_file() -> Path:
