@@ -20,6 +20,11 @@ from fastapi import Depends, HTTPException, status
 TRACK_METADATA_DAG = "fetch_track_metadata"
 ARTIST_METADATA_DAG = "fetch_artist_metadata"
 AUDIENCE_DAG = "fetch_audience"
+FRAUD_DETECTION_DAG = "analytics_fraud_detection"
+ANALYSIS_DAG = "analyze_songs"
+RETRY_ANALYSIS_DAG = "retry_failed_analyses"
+HEALTH_DAG = "check_system_health"
+BACKUP_DAG = "backup_product_database"
 
 
 def chart_dag_id(slug: str) -> str:

@@ -15,7 +15,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from musiccharts_airflow.ui import pages
-from musiccharts_airflow.ui.api import charts, coverage, tracks
+from musiccharts_airflow.ui.api import analyses, charts, coverage, dashboard, fraud, tracks
 from musiccharts_airflow.ui.readonly_db import ReadOnlyProductDatabase
 
 URL_PREFIX = "/musiccharts"
@@ -34,7 +34,7 @@ def create_app(product_db: ReadOnlyProductDatabase | None = None) -> FastAPI:
     )
     app.state.product_db = product_db or ReadOnlyProductDatabase()
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
-    for module in (coverage, charts, tracks, pages):
+    for module in (coverage, charts, tracks, fraud, analyses, dashboard, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 router = APIRouter(prefix="/pages", tags=["pages"])
 
 PAGES_DIR = FilePath(__file__).resolve().parent / "templates"
-PAGE_NAMES = ("coverage", "chart", "track")
+PAGE_NAMES = ("coverage", "chart", "track", "fraud", "analyses")
 
 
 @router.get("/{name}", response_class=HTMLResponse, summary="One of the MusicCharts pages")

@@ -1,5 +1,6 @@
-"""Registers the MusicCharts views with Airflow's UI: one FastAPI app, its pages in the navigation, and the
-coverage page as a tab on every DAG (it explains itself on DAGs that are not chart DAGs).
+"""Registers the MusicCharts views with Airflow's UI: one FastAPI app, its pages in the navigation, the
+coverage page as a tab on every DAG (it explains itself on DAGs that are not chart DAGs), and a card on the
+dashboard.
 
 Airflow imports this file by path; nothing else may import it, or the plugin would register twice.
 """
@@ -36,6 +37,8 @@ class MusicChartsUiPlugin(AirflowPlugin):
         _nav("Chart coverage", "coverage"),
         _nav("Charts", "chart"),
         _nav("Tracks and artists", "track"),
+        _nav("Fraud and risk", "fraud"),
+        _nav("Song analyses", "analyses"),
         {
             "name": "Chart coverage",
             "href": f"{_PAGES}/coverage?dag_id={{DAG_ID}}",
@@ -44,4 +47,13 @@ class MusicChartsUiPlugin(AirflowPlugin):
             "icon": _ICON,
             "icon_dark_mode": _ICON_DARK,
         },
+    ]
+    # A React component on the dashboard. Airflow imports the module, then renders the function it leaves
+    # in ``globalThis.AirflowPlugin`` with its own React (exposed as ``globalThis.React``): no build step.
+    react_apps = [
+        {
+            "name": "MusicCharts today",
+            "bundle_url": URL_PREFIX.lstrip("/") + "/static/js/dashboard-card.js",
+            "destination": "dashboard",
+        }
     ]

@@ -27,14 +27,28 @@ def ui_environment(tmp_path_factory, product_dsn, airflow_metadata_db) -> Iterat
         patch.setenv("MUSICCHARTS_CHARTS_FILE", str(charts_file))
         patch.setenv("MUSICCHARTS_DB_URL", product_dsn)
         patch.setenv("AIRFLOW__CORE__AUTH_MANAGER", AUTH_MANAGER)
+        backups = tmp_path_factory.mktemp("backups")
+        patch.setenv("MUSICCHARTS_BACKUP_LOCATION", str(backups))
         ids = ui_seed.seed_product_db(product_dsn)
+        songs = ui_seed.seed_risk_data(product_dsn)
+        backup_name = ui_seed.write_backup_manifest(backups)
         runs = ui_seed.seed_dag_runs()
-        yield {"ids": ids, "runs": runs, "dsn": product_dsn, "charts_file": charts_file}
+        ui_seed.seed_risk_runs()
+        yield {
+            "ids": ids,
+            "songs": songs,
+            "runs": runs,
+            "dsn": product_dsn,
+            "charts_file": charts_file,
+            "backup_location": backups,
+            "backup_name": backup_name,
+        }
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
     with create_session() as session:
         session.query(DagRun).filter(DagRun.dag_id.like("sync_chart_rankings__ui-%")).delete()
+        session.query(DagRun).filter(DagRun.dag_id.in_(list(ui_seed.RISK_RUNS))).delete()
     truncate_all(product_dsn)
 
 

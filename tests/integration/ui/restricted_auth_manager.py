@@ -13,6 +13,7 @@ from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleA
 #: user name -> DAG ids that user may read; users not listed keep SimpleAuthManager's role rules.
 DAG_GRANTS: dict[str, frozenset[str]] = {
     "charts-viewer": frozenset({"sync_chart_rankings__ui-daily", "sync_chart_rankings__ui-other"}),
+    "fraud-viewer": frozenset({"analytics_fraud_detection"}),
 }
 
 

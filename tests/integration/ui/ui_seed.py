@@ -198,3 +198,165 @@ def token_for(username: str, role: str = "viewer") -> str:
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role))
+
+
+# --- fraud, analyses, dashboard -------------------------------------------------------------------------
+
+#: Song title -> status of the analysis seed; the failed one is retried by the browser test.
+SONGS = {
+    "Clean Song": "analyzed",
+    "Copied Song": "analyzed",
+    "Broken Song": "failed",
+    "Queued Song": "uploaded",
+}
+FAILED_REASON = "ACRCloud scan error (state -2): the file could not be decoded"
+ANALYSIS_RUN_ID = "manual__ui-analysis-run"
+
+
+def seed_risk_data(dsn: str) -> dict[str, int]:
+    """Three audience fraud flags, four songs (every status but processing) and health/backup rows."""
+    ids: dict[str, int] = {}
+    now = datetime.now(UTC)
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM tracks WHERE uuid = %s", (track_uuid(1),))
+        track_1 = cur.fetchone()[0]
+        cur.execute("SELECT id FROM artists WHERE uuid = %s", (artist_uuid(3),))
+        artist_3 = cur.fetchone()[0]
+        flags = [
+            ("track", track_1, "spotify", "burst_revert", 92.5, 3, {"z_score": 9.1, "peak_day": "d-3"}),
+            ("track", track_1, "youtube", "plateau", 61.0, 8, {"flat_days": 6}),
+            ("artist", artist_3, "instagram", "burst_revert", 40.0, 20, {"z_score": 4.2}),
+        ]
+        for entity_type, entity_id, platform, detector, score, age_days, evidence in flags:
+            window_end = today() - timedelta(days=age_days)
+            cur.execute(
+                "INSERT INTO audience_fraud_flags (entity_type, entity_id, platform, identifier, detector,"
+                " window_start, window_end, score, evidence, detector_version, computed_at)"
+                " VALUES (%s, %s, %s, 'main', %s, %s, %s, %s, %s, 'v1', %s)",
+                (
+                    entity_type,
+                    entity_id,
+                    platform,
+                    detector,
+                    window_end - timedelta(days=3),
+                    window_end,
+                    score,
+                    psycopg.types.json.Jsonb(evidence),
+                    now - timedelta(days=age_days),
+                ),
+            )
+        for title, song_status in SONGS.items():
+            cur.execute(
+                "INSERT INTO songs (title, artist, audio_uri, original_filename, status, failure_reason)"
+                " VALUES (%s, 'Uploader', %s, %s, %s, %s) RETURNING id",
+                (
+                    title,
+                    f"file:///songs/{title.replace(' ', '_')}.mp3",
+                    f"{title}.mp3",
+                    song_status,
+                    FAILED_REASON if song_status == "failed" else None,
+                ),
+            )
+            ids[title] = cur.fetchone()[0]
+            if song_status == "uploaded":
+                continue
+            cur.execute(
+                "INSERT INTO song_analyses (song_id, status, failure_reason, upload_name, file_id, scan_state,"
+                " completed_at, dag_run_id) VALUES (%s, %s, %s, %s, %s, %s, now(), %s) RETURNING id",
+                (
+                    ids[title],
+                    song_status,
+                    FAILED_REASON if song_status == "failed" else None,
+                    f"song-{ids[title]}",
+                    f"file-{ids[title]}",
+                    -2 if song_status == "failed" else 1,
+                    ANALYSIS_RUN_ID,
+                ),
+            )
+            analysis_id = cur.fetchone()[0]
+            if song_status != "analyzed":
+                continue
+            copied = title == "Copied Song"
+            if copied:
+                cur.execute(
+                    "INSERT INTO analysis_matches (analysis_id, match_type, match_key, acrid, title, artists,"
+                    " isrc, outer_score, similarity, track_id, raw)"
+                    " VALUES (%s, 'music', 'acr-1', 'acr-1', 'Song 1', ARRAY['Artist 1'], 'QZ0000000001',"
+                    " 98, 0.97, %s, '{}')",
+                    (analysis_id, track_1),
+                )
+            cur.execute(
+                "INSERT INTO analysis_reports (analysis_id, risk_level, match_type, confidence,"
+                " critical_reasons, summary, recommendations, details) VALUES (%s, %s, %s, %s, %s, %s, %s, '{}')",
+                (
+                    analysis_id,
+                    "critical" if copied else "low",
+                    "exact" if copied else "no_match",
+                    0.98 if copied else 0.9,
+                    ["exact match of a catalogue recording"] if copied else [],
+                    "Exact match: Song 1 by Artist 1" if copied else "No match found",
+                    ["do not release"] if copied else [],
+                ),
+            )
+        cur.execute(
+            "INSERT INTO health_incidents (check_name, opened_at, status, detail)"
+            " VALUES ('redis.ping', now() - interval '1 hour', 'error', 'connection refused')"
+        )
+        cur.execute(
+            "INSERT INTO health_check_results (checked_at, check_name, status, value, threshold, unit)"
+            " VALUES (now(), 'backup.age', 'ok', 5.5, 30, 'h')"
+        )
+    return ids
+
+
+def write_backup_manifest(root: Path) -> str:
+    """One verified backup manifest (no dump needed: the card reads manifests only)."""
+    from musiccharts.maintenance.backup import MANIFEST_SUFFIX, Manifest
+
+    name = "musiccharts-ui-test-backup"
+    manifest = Manifest(
+        name=name,
+        created_at=(datetime.now(UTC) - timedelta(hours=5)).isoformat(),
+        database="musiccharts",
+        server_version="17",
+        pg_dump_version="17",
+        size_bytes=123_456,
+        sha256="0" * 64,
+        dump_seconds=1.0,
+        verify_seconds=2.5,
+        tables={"rankings": {"rows": 4, "key_checksum": "1"}, "tracks": {"rows": 25, "key_checksum": "2"}},
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{name}{MANIFEST_SUFFIX}").write_text(manifest.to_json())
+    return name
+
+
+#: Runs of the analysis, fraud detection and backup DAGs that the risk pages and the card link to.
+RISK_RUNS = {
+    "analyze_songs": ANALYSIS_RUN_ID,
+    "analytics_fraud_detection": "manual__ui-fraud-run",
+    "backup_product_database": "scheduled__ui-backup-run",
+}
+
+
+def seed_risk_runs() -> None:
+    """One run per DAG of ``RISK_RUNS``, running from 30 days ago until now (every flag falls inside)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+
+    now = datetime.now(UTC)
+    with create_session() as session:
+        for dag_id, run_id in RISK_RUNS.items():
+            run = DagRun(
+                dag_id=dag_id,
+                run_id=run_id,
+                logical_date=None,
+                run_after=now,
+                run_type=DagRunType.MANUAL,
+                state=DagRunState.SUCCESS,
+            )
+            run.start_date = now - timedelta(days=30)
+            run.end_date = now
+            session.add(run)
