@@ -52,6 +52,11 @@ def request_json(url: str, *, token: str | None = None, body: dict | None = None
 def api_server(ui_environment, tmp_path_factory):
     """``airflow api-server`` on a free port, with the seeded databases and per-DAG grants."""
     home = tmp_path_factory.mktemp("api-server")
+    # The chart DAGs (coverage tab, backfills) and the analysis DAGs (the Retry action triggers one).
+    dags_folder = home / "dags"
+    dags_folder.mkdir()
+    for domain in ("charts", "analysis"):
+        (dags_folder / domain).symlink_to(REPO_ROOT / "dags" / domain, target_is_directory=True)
     passwords_file = home / "passwords.json"
     passwords_file.write_text(json.dumps(PASSWORDS))
     port = free_port()
@@ -66,7 +71,8 @@ def api_server(ui_environment, tmp_path_factory):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
         "AIRFLOW__API_AUTH__JWT_SECRET": "ui-browser-test-jwt-secret-" + "x" * 40,
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags" / "charts"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "MUSICCHARTS_BACKUP_LOCATION": str(ui_environment["backup_location"]),
     }
     subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "reserialize"],
@@ -271,3 +277,78 @@ def test_anonymous_browser_gets_no_page(api_server, browser):
     response = page.goto(f"{api_server['url']}/musiccharts/pages/coverage")
     assert response.status == 401
     context.close()
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_fraud_page_lists_flags_with_evidence_and_links(api_server, page_for, color_scheme):
+    page = page_for(color_scheme=color_scheme)
+    open_plugin_page(page, api_server["url"], "fraud")
+    rows = page.locator("#flags tbody tr")
+    assert rows.count() == 3
+    first = rows.nth(0)
+    assert first.locator("td").nth(0).inner_text() == "92.5"
+    assert "z score" in first.inner_text() and "9.1" in first.inner_text()
+    assert first.locator(f"a[href$='track?uuid={ui_seed.track_uuid(1)}']").count() == 1
+    run_id = ui_seed.RISK_RUNS["analytics_fraud_detection"]
+    assert first.locator(f"a[href*='/dags/analytics_fraud_detection/runs/{run_id}/tasks/score']").count() == 1
+    assert page.locator("#scores canvas").count() >= 1
+    screenshot(page, f"fraud-{color_scheme}")
+    page.select_option("select[name=detector]", "plateau")
+    page.click("#filters button")
+    page.wait_for_function("document.querySelectorAll('#flags tbody tr').length === 1")
+    assert page.locator("#flags tbody tr td").nth(1).inner_text().startswith("plateau")
+    assert page.console_errors == []
+
+
+def test_fraud_page_hides_flags_of_unreadable_dags(api_server, page_for):
+    page = page_for("charts-viewer")
+    open_plugin_page(page, api_server["url"], "fraud")
+    assert page.locator("#flags").count() == 0
+    assert "soundcharts_audience" in page.inner_text("#hidden-sources")
+    assert page.console_errors == []
+
+
+def test_analyses_page_shows_statuses_reports_and_the_failure(api_server, page_for, ui_environment):
+    page = page_for()
+    copied = ui_environment["songs"]["Copied Song"]
+    open_plugin_page(page, api_server["url"], f"analyses?song={copied}")
+    statuses = page.locator("#songs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.status)")
+    assert statuses[0] == "failed" and sorted(statuses) == ["analyzed", "analyzed", "failed", "uploaded"]
+    failed = page.locator("#songs tbody tr[data-status=failed]")
+    assert ui_seed.FAILED_REASON in failed.inner_text()
+    assert failed.locator(f"a[href*='/dags/analyze_songs/runs/{ui_seed.ANALYSIS_RUN_ID}']").count() >= 1
+    assert "critical" in page.inner_text("#report")
+    assert page.locator("#matches tbody tr").count() == 1
+    screenshot(page, "analyses-light")
+    assert page.console_errors == []
+
+
+def test_retry_action_creates_a_run_of_the_retry_dag(api_server, page_for, ui_environment):
+    token = login_token(api_server["url"], "admin")
+    page = page_for()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    open_plugin_page(page, api_server["url"], "analyses?status=failed")
+    page.click("#songs tbody tr[data-status=failed] button[data-action=retry]")
+    page.wait_for_selector("#action-result")
+    assert "created" in page.inner_text("#action-result"), page.inner_text("#action-result")
+    assert len(dialogs) == 1 and "Retry" in dialogs[0]
+    runs = request_json(f"{api_server['url']}/api/v2/dags/retry_failed_analyses/dagRuns", token=token)[
+        "dag_runs"
+    ]
+    assert [run["conf"] for run in runs] == [{"song_ids": [ui_environment["songs"]["Broken Song"]]}]
+    assert page.console_errors == []
+
+
+def test_dashboard_card_renders_on_the_airflow_dashboard(api_server, page_for):
+    page = page_for()
+    page.goto(f"{api_server['url']}/")
+    card = page.locator("[data-testid=musiccharts-card][data-loaded=true]")
+    card.wait_for(timeout=60_000)
+    text = card.inner_text()
+    assert "missing 1" in text and "stored 2" in text
+    assert "1 open health incident(s)" in text and "1 failed song analyses" in text
+    assert "verified" in page.inner_text("[data-testid=mc-backup]")
+    card.scroll_into_view_if_needed()
+    screenshot(page, "dashboard-card")
+    assert page.console_errors == []

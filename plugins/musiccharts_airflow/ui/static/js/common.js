@@ -79,12 +79,20 @@ const MC = (() => {
     dag: (dagId) => `${root}/dags/${encodeURIComponent(dagId)}`,
     run: (dagId, runId) => `${root}/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}`,
     backfills: (dagId) => `${root}/dags/${encodeURIComponent(dagId)}/backfills`,
+    // A task of a run; a mapped task's instance when its map index is known, else the list of instances.
+    task: (dagId, runId, taskId, mapIndex) => {
+      const base = `${root}/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`;
+      if (mapIndex === undefined) return base;
+      return mapIndex === null ? `${base}/mapped` : `${base}/mapped/${mapIndex}`;
+    },
   };
   const pages = {
     coverage: (query) => `${root}${pagesMarker}coverage${query ? "?" + new URLSearchParams(query) : ""}`,
     chart: (slug) => `${root}${pagesMarker}chart?slug=${encodeURIComponent(slug)}`,
     track: (uuid) => `${root}${pagesMarker}track?uuid=${encodeURIComponent(uuid)}`,
     artist: (uuid) => `${root}${pagesMarker}track?artist=${encodeURIComponent(uuid)}`,
+    fraud: (query) => `${root}${pagesMarker}fraud${query ? "?" + new URLSearchParams(query) : ""}`,
+    analyses: (query) => `${root}${pagesMarker}analyses${query ? "?" + new URLSearchParams(query) : ""}`,
   };
 
   // Links into Airflow leave the iframe; links between our pages stay inside it.
