@@ -5,10 +5,10 @@
 Builds (once; reused by later runs unless ``--rebuild``) two databases on the server of ``--dsn`` (default:
 the local Postgres, 127.0.0.1:5432 user postgres): a product database holding one year of 50 daily charts
 (18,250 rankings, 3.65M ranking entries, 18,200 exits, 20,000 tracks, 5,000 artists), 1M track audience
-points and 182,500 artist audience points, and an Airflow metadata database with one DAG run per chart
-period. Then it serves requests through Airflow's own api-server app (``create_app``, the MusicCharts
-plugin mounted, a real token checked by the auth manager) and measures each endpoint ``--requests`` times
-after a warm-up.
+points and 182,500 artist audience points, 20,000 fraud flags, 10,000 analysed songs (40,000 matches)
+and a year of health checks, and an Airflow metadata database with one DAG run per chart period. Then it
+serves requests through Airflow's own api-server app (``create_app``, the MusicCharts plugin mounted, a real
+token checked by the auth manager) and measures each endpoint ``--requests`` times after a warm-up.
 
 Prints, per endpoint, the median and p95 in ms and the p95 as a ratio of the p95 of Airflow's own
 ``GET /api/v2/version`` measured in the same run (what any request through the same stack costs). Every SQL
@@ -49,8 +49,17 @@ TRACK_POOL = 400  # tracks per chart: each day the ranking rotates by one place 
 AUDIENCE_TRACKS = 2740  # x 365 days = 1,000,100 audience points
 # rankings is one row per chart period (18,250 here): reading all of it for a year-wide coverage is the
 # right plan. The tables below grow with entries and audience points.
-BIG_TABLES = {"ranking_entries", "chart_exits", "track_audience", "artist_audience"}
+BIG_TABLES = {
+    "ranking_entries",
+    "chart_exits",
+    "track_audience",
+    "artist_audience",
+    "analysis_matches",
+    "health_check_results",
+}
 ARTIST_AUDIENCE_ARTISTS = 500  # x 365 days: artist series, so their plans are checked on real data too
+FRAUD_FLAGS = 20_000  # 4 detectors x 5,000 series: far more than the detectors flag on a year of data
+SONGS = 10_000  # uploaded songs, 2% failed, 5 matches per analysed song (40,000 matches)
 FIRST_DAY = date(2025, 1, 1)
 
 
@@ -169,6 +178,58 @@ def build_product_db(dsn: str) -> None:
                 # Only the statements that use parameters get them (psycopg would ask for %% escapes).
                 conn.execute(statement, params if "%(" in statement else None)
         print(f"  built {what} in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def build_risk_data(conn: psycopg.Connection) -> None:
+    """Fraud flags, song analyses (matches, reports) and health checks for the risk pages and the card."""
+    started = time.perf_counter()
+    params = {"flags": FRAUD_FLAGS, "songs": SONGS, "first": FIRST_DAY.isoformat(), "days": DAYS}
+    for statement in (
+        """
+        INSERT INTO audience_fraud_flags (entity_type, entity_id, platform, identifier, detector,
+                                          window_start, window_end, score, evidence, detector_version,
+                                          computed_at)
+        SELECT CASE WHEN n %% 5 = 0 THEN 'artist' ELSE 'track' END, 1 + n %% 5000,
+               (ARRAY['spotify', 'youtube', 'tiktok', 'deezer'])[1 + n %% 4], '',
+               (ARRAY['burst_revert', 'plateau', 'chart_mismatch', 'growth'])[1 + (n / 5000) %% 4],
+               %(first)s::date + (n * 7) %% %(days)s, %(first)s::date + (n * 7) %% %(days)s + 6,
+               (n * 37) %% 1000 / 10.0, jsonb_build_object('z_score', n %% 17, 'days', 7), 'v1',
+               %(first)s::timestamptz + ((n * 7) %% %(days)s + 7) * interval '1 day'
+        FROM generate_series(1, %(flags)s) n""",
+        """
+        INSERT INTO songs (title, artist, audio_uri, status, failure_reason, updated_at)
+        SELECT 'Song ' || n, 'Uploader ' || n %% 300, 'file:///bench/' || n || '.mp3',
+               CASE WHEN n %% 50 = 0 THEN 'failed' WHEN n %% 97 = 0 THEN 'uploaded' ELSE 'analyzed' END,
+               CASE WHEN n %% 50 = 0 THEN 'ACRCloud scan error (state -2)' END,
+               %(first)s::timestamptz + (n %% %(days)s) * interval '1 day'
+        FROM generate_series(1, %(songs)s) n""",
+        """
+        INSERT INTO song_analyses (song_id, status, failure_reason, upload_name, file_id, scan_state,
+                                   completed_at, dag_run_id)
+        SELECT id, status, failure_reason, 'bench-' || id, 'file-' || id, 1, updated_at,
+               'scheduled__' || to_char(updated_at, 'YYYY-MM-DD"T"HH24:MI:SS')
+        FROM songs WHERE status <> 'uploaded'""",
+        """
+        INSERT INTO analysis_matches (analysis_id, match_type, match_key, title, artists, isrc, outer_score,
+                                      raw)
+        SELECT a.id, 'music', 'acr-' || a.id || '-' || k, 'Match ' || k, ARRAY['Artist ' || k],
+               'QZ' || lpad((a.id * 5 + k)::text, 10, '0'), 100 - k * 7, '{}'
+        FROM song_analyses a, generate_series(1, 5) k WHERE a.status = 'analyzed'""",
+        """
+        INSERT INTO analysis_reports (analysis_id, risk_level, match_type, confidence, summary, details)
+        SELECT id, (ARRAY['low', 'medium', 'high', 'critical'])[1 + id %% 4], 'similar', 0.8, 'bench', '{}'
+        FROM song_analyses WHERE status = 'analyzed'""",
+        """
+        INSERT INTO health_check_results (checked_at, check_name, status, value, threshold, unit)
+        SELECT t, c, 'ok', 1, 30, 'h'
+        FROM generate_series(%(first)s::timestamptz, %(first)s::timestamptz + interval '364 days',
+                             interval '15 minutes') t,
+             unnest(ARRAY['backup.age', 'postgres.connections', 'redis.ping', 'disk.free']) c""",
+    ):
+        conn.execute(statement, params)
+    conn.commit()
+    conn.execute("ANALYZE")
+    print(f"  built risk data (flags, songs, health checks) in {time.perf_counter() - started:.1f} s")
 
 
 def airflow_env(admin_dsn: str, home: Path, charts_file: Path, product_dsn: str) -> dict[str, str]:
@@ -298,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             conn.commit()
             conn.execute("ANALYZE artist_audience")
+        if conn.execute("SELECT NOT EXISTS (SELECT FROM songs)").fetchone()[0]:
+            build_risk_data(conn)
         entries = conn.execute("SELECT count(*) FROM ranking_entries").fetchone()[0]
         audience = conn.execute("SELECT count(*) FROM track_audience").fetchone()[0]
     print(f"product database: {entries:,} ranking entries, {audience:,} audience points")
@@ -348,6 +411,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "artist detail": ("/musiccharts/api/artists/00000000-0000-4000-9000-000000000234", {}),
         "search": ("/musiccharts/api/search", {"q": "Track 1234"}),
+        "fraud flags, first page": ("/musiccharts/api/fraud-flags", {}),
+        "fraud flags, filtered": (
+            "/musiccharts/api/fraud-flags",
+            {"detector": "plateau", "min_score": 50, "platform": "spotify", **window},
+        ),
+        "song analyses, first page": ("/musiccharts/api/analyses", {}),
+        "song analyses, failed": ("/musiccharts/api/analyses", {"status": "failed"}),
+        "song analysis detail": ("/musiccharts/api/analyses/1234", {}),
+        "dashboard card": ("/musiccharts/api/dashboard", {}),
     }
     results = {}
     failed = False

@@ -145,7 +145,8 @@ def mapped_task_indexes(
         select(
             TaskInstance.dag_id,
             TaskInstance.run_id,
-            TaskInstance.rendered_map_index,
+            # The column itself: the model's attribute is a hybrid property that falls back to map_index.
+            TaskInstance.__table__.c.rendered_map_index,
             TaskInstance.map_index,
             TaskInstance.state,
         ).where(

@@ -123,7 +123,7 @@ def _float(value: Decimal | float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _song(row: dict, run: RunLink | None, *, details: dict | None = None) -> dict:
+def _song(row: dict, run: dict | None, *, details: dict | None = None) -> dict:
     report = None
     if row["risk_level"] is not None:
         report = {

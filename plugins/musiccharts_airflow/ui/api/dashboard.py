@@ -170,7 +170,7 @@ def dashboard(
                 " WHERE source = ANY(%s) AND computed_at >= now() - make_interval(days => %s)",
                 (sources, alert_days),
             )
-            row = cur.fetchone()
+            row = cur.fetchone() or {"flags": 0, "max_score": None}  # an aggregate: always one row
             alerts["fraud"] = {
                 "flags": row["flags"],
                 "max_score": None if row["max_score"] is None else float(row["max_score"]),
@@ -178,7 +178,7 @@ def dashboard(
             }
         if ANALYSIS_DAG in readable:
             cur.execute("SELECT count(*) AS failed FROM songs WHERE status = 'failed'")
-            alerts["failed_analyses"] = cur.fetchone()["failed"]
+            alerts["failed_analyses"] = (cur.fetchone() or {"failed": 0})["failed"]
         if BACKUP_DAG in readable:
             cur.execute(
                 "SELECT checked_at, status, value, threshold, unit, detail FROM health_check_results"
