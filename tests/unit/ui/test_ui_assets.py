@@ -43,3 +43,14 @@ def test_every_page_has_its_template_and_script():
         html = (PAGES_DIR / f"{name}.html").read_text()
         script = re.search(r'src="\.\./static/js/(\w+)\.js"></script>\s*</body>', html)
         assert script and (UI_DIR / "static" / "js" / f"{script.group(1)}.js").is_file(), name
+
+
+def test_dashboard_card_is_a_self_contained_module_on_the_hosts_react():
+    """Airflow imports the bundle with import() and renders globalThis.AirflowPlugin with its own React: the
+    module must not import anything (a bare "react" import cannot resolve in the browser, and a second React
+    would break hooks)."""
+    registration = (UI_DIR / "plugin.py").read_text()  # not imported: that would register the plugin twice
+    assert '"/static/js/dashboard-card.js"' in registration and '"destination": "dashboard"' in registration
+    card = (UI_DIR / "static" / "js" / "dashboard-card.js").read_text()
+    assert re.findall(r"^\s*import\b|\bimport\(|\brequire\(", card, re.MULTILINE) == []
+    assert "globalThis.React" in card and "globalThis.AirflowPlugin = " in card
