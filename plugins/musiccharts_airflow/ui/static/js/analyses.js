@@ -56,8 +56,8 @@ function renderTable(body) {
     MC.el("tbody", {}, ...body.songs.map((song) => MC.el("tr", { "data-status": song.status, "data-song": song.id },
       MC.el("td", {}, MC.link(MC.pages.analyses({ song: song.id }), song.title), MC.el("div", { class: "muted" }, `${song.artist} · #${song.id}`)),
       MC.el("td", {}, badge(song.status)),
-      MC.el("td", {}, song.status === "failed" ? MC.el("span", { class: "error" }, song.failure_reason || "") :
-        song.report ? [badge(song.report.risk_level), ` ${song.report.match_type}: ${song.report.summary}`] : ""),
+      MC.el("td", {}, ...(song.status === "failed" ? [MC.el("span", { class: "error" }, song.failure_reason || "")]
+        : song.report ? [badge(song.report.risk_level), ` ${song.report.match_type}: ${song.report.summary}`] : [])),
       MC.el("td", { class: "num" }, MC.formatNumber(song.matches)),
       MC.el("td", {}, ...runLinks(song.run)),
       MC.el("td", {}, song.status === "failed" ? MC.el("button", { type: "button", class: "action", "data-action": "retry",

@@ -60,6 +60,7 @@ function drawScores(flags) {
   const theme = MC.chartTheme();
   plot.setOption({
     backgroundColor: "transparent",
+    animation: false,  // drawn at once: screenshots and quick filter changes show the final plot
     tooltip: { trigger: "item", formatter: (p) => `${p.name}<br>${p.value[1]}: score ${p.value[0]}` },
     grid: { left: 120, right: 20, top: 10, bottom: 30 },
     xAxis: { type: "value", name: "score", axisLabel: { color: theme.axisColor }, splitLine: { lineStyle: { color: theme.gridColor } } },
