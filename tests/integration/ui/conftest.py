@@ -48,7 +48,10 @@ def ui_environment(tmp_path_factory, product_dsn, airflow_metadata_db) -> Iterat
 
     with create_session() as session:
         session.query(DagRun).filter(DagRun.dag_id.like("sync_chart_rankings__ui-%")).delete()
-        session.query(DagRun).filter(DagRun.dag_id.in_(list(ui_seed.RISK_RUNS))).delete()
+        # The seeded runs, and the runs the Retry action of the browser tests created.
+        session.query(DagRun).filter(
+            DagRun.dag_id.in_([*ui_seed.RISK_RUNS, "retry_failed_analyses"])
+        ).delete()
     truncate_all(product_dsn)
 
 

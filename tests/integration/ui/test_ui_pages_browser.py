@@ -328,15 +328,16 @@ def test_retry_action_creates_a_run_of_the_retry_dag(api_server, page_for, ui_en
     page = page_for()
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    runs_url = f"{api_server['url']}/api/v2/dags/retry_failed_analyses/dagRuns?order_by=-run_after"
+    before = request_json(runs_url, token=token)["total_entries"]
     open_plugin_page(page, api_server["url"], "analyses?status=failed")
     page.click("#songs tbody tr[data-status=failed] button[data-action=retry]")
     page.wait_for_selector("#action-result")
     assert "created" in page.inner_text("#action-result"), page.inner_text("#action-result")
     assert len(dialogs) == 1 and "Retry" in dialogs[0]
-    runs = request_json(f"{api_server['url']}/api/v2/dags/retry_failed_analyses/dagRuns", token=token)[
-        "dag_runs"
-    ]
-    assert [run["conf"] for run in runs] == [{"song_ids": [ui_environment["songs"]["Broken Song"]]}]
+    runs = request_json(runs_url, token=token)
+    assert runs["total_entries"] == before + 1
+    assert runs["dag_runs"][0]["conf"] == {"song_ids": [ui_environment["songs"]["Broken Song"]]}
     assert page.console_errors == []
 
 
