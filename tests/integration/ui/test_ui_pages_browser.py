@@ -317,6 +317,8 @@ def test_analyses_page_shows_statuses_reports_and_the_failure(api_server, page_f
     failed = page.locator("#songs tbody tr[data-status=failed]")
     assert ui_seed.FAILED_REASON in failed.inner_text()
     assert failed.locator(f"a[href*='/dags/analyze_songs/runs/{ui_seed.ANALYSIS_RUN_ID}']").count() >= 1
+    copied_row = page.locator("#songs tbody tr", has_text="Copied Song").inner_text()
+    assert "critical" in copied_row and "Exact match: Song 1" in copied_row and "[object" not in copied_row
     assert "critical" in page.inner_text("#report")
     assert page.locator("#matches tbody tr").count() == 1
     screenshot(page, "analyses-light")
