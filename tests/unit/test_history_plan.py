@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from musiccharts.charts.history import (
+    DEFAULT_CHUNK_SIZE,
     ChartPlan,
     ImportRequestError,
-    DEFAULT_CHUNK_SIZE,
     chart_periods,
     choose_ranges,
     chunk_label,
