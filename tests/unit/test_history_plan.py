@@ -14,6 +14,7 @@ from musiccharts.charts.history import (
     choose_ranges,
     chunk_label,
     cut_chunks,
+    latest_per_period,
     summarise_import,
 )
 from musiccharts.config import ChartConfig
@@ -183,3 +184,21 @@ def test_summary_counts_per_chart_and_a_chunk_without_result_as_failed():
         ("global-28", "2026-11-02", "the chunk's task failed"),
         ("global-28", "2026-11-04", "SoundchartsUnavailable: 503"),
     ]
+
+
+def test_moments_are_matched_to_the_period_holding_them_latest_first():
+    periods = [
+        (datetime(2026, 11, day, tzinfo=UTC), datetime(2026, 11, day + 1, tzinfo=UTC)) for day in (1, 2, 4)
+    ]
+    moments = [
+        datetime(2026, 11, 2, 9, tzinfo=UTC),
+        datetime(2026, 11, 2, 18, tzinfo=UTC),  # the later of two in one period wins
+        datetime(2026, 11, 3, 12, tzinfo=UTC),  # in no period (Nov 3 is not asked for)
+        datetime(2026, 10, 31, 12, tzinfo=UTC),  # before the first
+        datetime(2026, 11, 5, 0, tzinfo=UTC),  # the last period's end is excluded
+        datetime(2026, 11, 4, 0, tzinfo=UTC),  # its start is included
+    ]
+    assert latest_per_period(periods, moments) == {
+        1: datetime(2026, 11, 2, 18, tzinfo=UTC),
+        2: datetime(2026, 11, 4, 0, tzinfo=UTC),
+    }

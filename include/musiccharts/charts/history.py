@@ -20,6 +20,7 @@ so the per-period catchup run of that period skips the API entirely.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +31,8 @@ from typing import Any
 import psycopg
 
 from musiccharts.charts.load import RankingLoad, load_rankings
-from musiccharts.charts.quality import is_period_complete
-from musiccharts.charts.ranking_dates import find_period_ranking
+from musiccharts.charts.quality import complete_ranking_dates
+from musiccharts.charts.ranking_dates import find_period_ranking, stored_ranking_dates
 from musiccharts.charts.sync import PERMANENT_ERRORS, RankingApi, check_fetched_ranking
 from musiccharts.config import ChartConfig
 from musiccharts.db.connection import product_db_session
@@ -150,6 +151,28 @@ def chart_periods(chart: ChartConfig, first_day: date, last_day: date, now: date
     return periods
 
 
+def latest_per_period(
+    periods: Sequence[tuple[datetime, datetime]], moments: Iterable[datetime]
+) -> dict[int, datetime]:
+    """For sorted, disjoint ``periods`` ``[start, end)``: the latest of ``moments`` in each, by index."""
+    starts = [start for start, _end in periods]
+    found: dict[int, datetime] = {}
+    for moment in moments:
+        index = bisect.bisect_right(starts, moment) - 1
+        if index >= 0 and moment < periods[index][1] and (index not in found or moment > found[index]):
+            found[index] = moment
+    return found
+
+
+def complete_periods(
+    conn: psycopg.Connection, slug: str, periods: Sequence[tuple[datetime, datetime]]
+) -> set[int]:
+    """Indexes of ``periods`` stored completely (one query for the whole range, not one per period)."""
+    if not periods:
+        return set()
+    return set(latest_per_period(periods, complete_ranking_dates(conn, slug, periods[0][0], periods[-1][1])))
+
+
 def plan_chart(
     api: RankingApi, conn: psycopg.Connection, chart_range: ChartRange, now: datetime
 ) -> ChartPlan:
@@ -157,20 +180,31 @@ def plan_chart(
 
     The ranking datetimes come from :func:`~musiccharts.charts.ranking_dates.find_period_ranking` (the
     dates the API published, kept in the database and read incrementally), exactly as a period run gets
-    its own; the API is asked only when something is missing, so a stored range costs no call.
+    its own; the API is asked only when something is missing, so a stored range costs no call. Completeness
+    and the kept dates are read for the whole range at once: per period, hundreds of queries made planning
+    a deep range take seconds before any chunk could start.
     """
     chart = chart_range.chart
     plan = ChartPlan(slug=chart.slug)
     periods = chart_periods(chart, chart_range.first_day, chart_range.last_day, now)
     plan.periods = len(periods)
-    missing = [(start, end) for start, end in periods if not is_period_complete(conn, chart.slug, start, end)]
+    complete = complete_periods(conn, chart.slug, periods)
+    missing = [period for index, period in enumerate(periods) if index not in complete]
     plan.already_stored = len(periods) - len(missing)
     if not missing:
         return plan
     # Oldest first: the first lookup reads available-rankings back past the oldest missing period (and keeps
-    # the dates), so the others are answered from the stored dates without another call.
-    for start, end in missing:
-        publication = find_period_ranking(api, conn, chart.slug, start, end)
+    # the dates), so the others are answered from the kept dates without another call.
+    first = find_period_ranking(api, conn, chart.slug, *missing[0])
+    published = latest_per_period(
+        missing, stored_ranking_dates(conn, chart.slug, missing[0][0], missing[-1][1])
+    )
+    for index, (start, end) in enumerate(missing):
+        if index in published:
+            plan.planned.append(published[index])
+            continue
+        # No kept date: not published yet, or skipped for good; find_period_ranking tells which.
+        publication = first if index == 0 else find_period_ranking(api, conn, chart.slug, start, end)
         if publication.ranking_date is not None:
             plan.planned.append(publication.ranking_date)
         elif publication.never_published:
@@ -363,10 +397,11 @@ def import_chunk(
     with product_db_session(dsn, autocommit=True) as conn:
         for part in parts:
             chart = charts[part["chart"]]
-            for text in part["dates"]:
-                moment = datetime.fromisoformat(text)
-                start, end = period_containing(chart.frequency, moment.date())
-                if is_period_complete(conn, chart.slug, start, end):
+            moments = sorted(datetime.fromisoformat(text) for text in part["dates"])
+            periods = [period_containing(chart.frequency, moment.date()) for moment in moments]
+            complete = complete_periods(conn, chart.slug, periods)
+            for index, (moment, (start, end)) in enumerate(zip(moments, periods, strict=True)):
+                if index in complete:
                     outcomes[chart.slug].skipped.append(start.date().isoformat())
                 else:
                     todo.append(_Period(chart, moment, start, end))
