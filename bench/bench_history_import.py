@@ -202,9 +202,35 @@ def run_import(stack: E2EStack, charts: list[E2EChart], timeout: float) -> tuple
     )
     finished = stack.api.wait_run_finished(IMPORT_DAG_ID, run["dag_run_id"], timeout, check=stack.check_alive)
     elapsed = time.monotonic() - started
+    print_task_timeline(stack, run["dag_run_id"])
     if finished["state"] != "success":
         raise SystemExit(f"import run ended {finished['state']}")
     return elapsed, conf
+
+
+def print_task_timeline(stack: E2EStack, run_id: str) -> None:
+    """Where the import's wall time went: each task's queueing, start and end, from the run's start."""
+    from datetime import datetime
+
+    run = stack.api.call("GET", f"/api/v2/dags/{IMPORT_DAG_ID}/dagRuns/{run_id}")
+    instances = stack.api.call("GET", f"/api/v2/dags/{IMPORT_DAG_ID}/dagRuns/{run_id}/taskInstances")
+
+    def offset(value: str | None) -> str:
+        if not value:
+            return "   -  "
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return f"{(moment - origin).total_seconds():6.1f}"
+
+    origin = datetime.fromisoformat((run.get("start_date") or run["queued_at"]).replace("Z", "+00:00"))
+    print("    task timeline from the run's start (s): queued / started / ended", flush=True)
+    for ti in sorted(
+        instances["task_instances"], key=lambda ti: (ti.get("start_date") or "", ti["map_index"])
+    ):
+        name = ti["task_id"] + (
+            f" [{ti.get('rendered_map_index') or ti['map_index']}]" if ti["map_index"] >= 0 else ""
+        )
+        times = " ".join(offset(ti.get(key)) for key in ("queued_when", "start_date", "end_date"))
+        print(f"    {times}  {name[:110]}", flush=True)
 
 
 def main() -> int:

@@ -7,12 +7,14 @@ from datetime import UTC, date, datetime
 import pytest
 
 from musiccharts.charts.history import (
+    DEFAULT_CHUNK_SIZE,
     ChartPlan,
     ImportRequestError,
     chart_periods,
     choose_ranges,
     chunk_label,
-    chunk_plan,
+    cut_chunks,
+    latest_per_period,
     summarise_import,
 )
 from musiccharts.config import ChartConfig
@@ -89,43 +91,114 @@ def test_periods_start_in_the_range_and_have_ended():
     ]
 
 
-def test_chunks_are_per_chart_oldest_first_with_readable_labels():
-    plan = ChartPlan(
-        slug="global-28",
-        planned=[datetime(2026, 11, day, 12, tzinfo=UTC) for day in (5, 1, 2, 9, 7)],
-    )
-    chunks = chunk_plan(plan, 2)
+def test_chunks_are_balanced_oldest_first_and_span_charts_with_readable_labels():
+    plans = [
+        ChartPlan(
+            slug="global-28", planned=[datetime(2026, 11, day, 12, tzinfo=UTC) for day in (5, 1, 2, 9, 7)]
+        ),
+        ChartPlan(slug="us-28", planned=[datetime(2026, 11, day, 12, tzinfo=UTC) for day in (3, 4)]),
+    ]
+    chunks = cut_chunks(plans, 3)
+    # 7 periods, at most 3 a chunk: 3 chunks of 2-3, not 3 + 3 + 1; a chunk may cover two charts.
     assert [chunk_label(chunk) for chunk in chunks] == [
         "global-28 2026-11-01..2026-11-02 (2)",
         "global-28 2026-11-05..2026-11-07 (2)",
-        "global-28 2026-11-09 (1)",
+        "global-28 2026-11-09, us-28 2026-11-03..2026-11-04 (3)",
     ]
+    assert [chunk_label(chunk) for chunk in cut_chunks(plans, 4)] == [
+        "global-28 2026-11-01..2026-11-05 (3)",
+        "global-28 2026-11-07..2026-11-09, us-28 2026-11-03..2026-11-04 (4)",
+    ]
+    # Every planned period is in exactly one chunk, as its published datetime.
+    planned = sorted(moment.isoformat() for plan in plans for moment in plan.planned)
+    assert sorted(d for chunk in chunks for part in chunk["parts"] for d in part["dates"]) == planned
+    assert cut_chunks([ChartPlan(slug="global-28")], 3) == []
+
+
+def test_a_label_over_many_charts_names_the_first_and_the_last():
+    plans = [
+        ChartPlan(
+            slug=f"c{n}-28",
+            planned=[datetime(2026, 11, 1, 12, tzinfo=UTC), datetime(2026, 11, 2, 12, tzinfo=UTC)],
+        )
+        for n in range(6)
+    ]
+    (chunk,) = cut_chunks(plans, 200)
+    assert chunk_label(chunk) == "c0-28 2026-11-01..2026-11-02 + 4 charts + c5-28 2026-11-01..2026-11-02 (12)"
+
+
+def test_the_dag_default_chunk_size_is_the_domain_default():
+    from musiccharts_airflow.dag_factories.chart_history import import_params
+
+    assert import_params()["chunk_size"].value == DEFAULT_CHUNK_SIZE
+
+
+def _outcome(stored=(), skipped=(), failed=None):
+    return {"stored": list(stored), "skipped": list(skipped), "failed": failed or {}}
 
 
 def test_summary_counts_per_chart_and_a_chunk_without_result_as_failed():
     plan = {
         "charts": {
-            "global-28": {"periods": 6, "already_stored": 1, "planned": 4, "unpublished": ["2026-11-06"]}
+            "global-28": {"periods": 6, "already_stored": 1, "planned": 4, "unpublished": ["2026-11-06"]},
+            "us-28": {"periods": 2, "already_stored": 0, "planned": 2, "unpublished": []},
         },
         "chunks": [
-            {"chart": "global-28", "dates": ["2026-11-01T12:00:00+00:00", "2026-11-02T12:00:00+00:00"]},
-            {"chart": "global-28", "dates": ["2026-11-03T12:00:00+00:00", "2026-11-04T12:00:00+00:00"]},
+            {
+                "parts": [
+                    {
+                        "chart": "global-28",
+                        "dates": ["2026-11-01T12:00:00+00:00", "2026-11-02T12:00:00+00:00"],
+                    }
+                ]
+            },
+            {
+                "parts": [
+                    {
+                        "chart": "global-28",
+                        "dates": ["2026-11-03T12:00:00+00:00", "2026-11-04T12:00:00+00:00"],
+                    },
+                    {"chart": "us-28", "dates": ["2026-11-01T12:00:00+00:00", "2026-11-02T12:00:00+00:00"]},
+                ]
+            },
         ],
     }
     # Only the second chunk left a result (the first task failed as a whole).
     results = [
         {
-            "chunk": "global-28 2026-11-03..2026-11-04 (2)",
-            "chart": "global-28",
-            "stored": ["2026-11-03"],
-            "skipped": [],
-            "failed": {"2026-11-04": "SoundchartsUnavailable: 503"},
+            "chunk": "global-28 2026-11-03..2026-11-04, us-28 2026-11-01..2026-11-02 (4)",
+            "charts": {
+                "global-28": _outcome(
+                    stored=["2026-11-03"], failed={"2026-11-04": "SoundchartsUnavailable: 503"}
+                ),
+                "us-28": _outcome(stored=["2026-11-01"], skipped=["2026-11-02"]),
+            },
         }
     ]
     summary = summarise_import(plan, results)
     assert summary["charts"]["global-28"] == {"stored": 1, "skipped": 2, "failed": 3}
-    assert [(f["period"], f["reason"]) for f in summary["failed_periods"]] == [
-        ("2026-11-01", "the chunk's task failed"),
-        ("2026-11-02", "the chunk's task failed"),
-        ("2026-11-04", "SoundchartsUnavailable: 503"),
+    assert summary["charts"]["us-28"] == {"stored": 1, "skipped": 1, "failed": 0}
+    assert summary["totals"] == {"stored": 2, "skipped": 3, "failed": 3}
+    assert [(f["chart"], f["period"], f["reason"]) for f in summary["failed_periods"]] == [
+        ("global-28", "2026-11-01", "the chunk's task failed"),
+        ("global-28", "2026-11-02", "the chunk's task failed"),
+        ("global-28", "2026-11-04", "SoundchartsUnavailable: 503"),
     ]
+
+
+def test_moments_are_matched_to_the_period_holding_them_latest_first():
+    periods = [
+        (datetime(2026, 11, day, tzinfo=UTC), datetime(2026, 11, day + 1, tzinfo=UTC)) for day in (1, 2, 4)
+    ]
+    moments = [
+        datetime(2026, 11, 2, 9, tzinfo=UTC),
+        datetime(2026, 11, 2, 18, tzinfo=UTC),  # the later of two in one period wins
+        datetime(2026, 11, 3, 12, tzinfo=UTC),  # in no period (Nov 3 is not asked for)
+        datetime(2026, 10, 31, 12, tzinfo=UTC),  # before the first
+        datetime(2026, 11, 5, 0, tzinfo=UTC),  # the last period's end is excluded
+        datetime(2026, 11, 4, 0, tzinfo=UTC),  # its start is included
+    ]
+    assert latest_per_period(periods, moments) == {
+        1: datetime(2026, 11, 2, 18, tzinfo=UTC),
+        2: datetime(2026, 11, 4, 0, tzinfo=UTC),
+    }

@@ -4,11 +4,14 @@ The per-period DAG pays Airflow's task start-up for every period; an import of h
 instead run at the rate the API allows. This module holds the logic, without Airflow:
 
 - :func:`plan_import` finds, per chart, the periods of the range that are not stored completely, resolves
-  each one's ranking datetime from the API's published dates, and cuts them into chunks (one chart each);
-- :func:`import_chunk` fetches every period of a chunk (the shared rate limit is the hook's business) and
-  stores the good ones in ONE ``load_rankings`` transaction, with the same checks, exits and idempotency as a
-  single period run. A period that fails (not published, a bad page, a mismatch) fails alone: it is reported
-  and left to its per-period DAG run, and the rest of the chunk is stored;
+  each one's ranking datetime from the API's published dates, and cuts them into a few balanced chunks
+  (a chunk may span charts: each mapped task pays Airflow's start-up once for hundreds of periods);
+- :func:`import_chunk` fetches the periods of a chunk a few at a time (threads sharing the hook's session
+  and the shared rate limit, so one chunk alone can keep up with the limit) and stores them in
+  ``load_rankings`` transactions of up to :data:`LOAD_BATCH` periods of one chart, each as soon as its
+  periods are fetched (loading overlaps fetching), with the same checks, exits and idempotency as a single
+  period run. A period that fails (not published, a bad page, a mismatch) fails alone: it is reported and
+  left to its per-period DAG run, and the rest of the chunk is stored;
 - :func:`summarise_import` turns the chunk results into per-chart progress (stored, skipped, failed).
 
 A period this import stores is complete in the sense of :func:`~musiccharts.charts.load.is_period_complete`,
@@ -17,8 +20,10 @@ so the per-period catchup run of that period skips the API entirely.
 
 from __future__ import annotations
 
+import bisect
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,8 +31,8 @@ from typing import Any
 import psycopg
 
 from musiccharts.charts.load import RankingLoad, load_rankings
-from musiccharts.charts.quality import is_period_complete
-from musiccharts.charts.ranking_dates import find_period_ranking
+from musiccharts.charts.quality import complete_ranking_dates
+from musiccharts.charts.ranking_dates import find_period_ranking, stored_ranking_dates
 from musiccharts.charts.sync import PERMANENT_ERRORS, RankingApi, check_fetched_ranking
 from musiccharts.config import ChartConfig
 from musiccharts.db.connection import product_db_session
@@ -40,9 +45,17 @@ from musiccharts.soundcharts.errors import (
 
 log = logging.getLogger(__name__)
 
-#: Periods per chunk (one mapped task each). 30 daily periods x 2 pages = 60 calls: long enough that the
-#: task's start-up (seconds) is small next to its API time, short enough that a retry redoes little.
-DEFAULT_CHUNK_SIZE = 30
+#: Most periods per chunk (one mapped task each); chunks are balanced, so 600 periods make 3 of 200. A
+#: task's start-up under load (10-30 s) is then paid a few times per import instead of once per 30 periods,
+#: and a retry redoes little: what a chunk already loaded is skipped without a call.
+DEFAULT_CHUNK_SIZE = 200
+#: Rankings a chunk fetches at once. Each request waits on the shared limiter (one grant every 0.1 s at
+#: 600/min) and then on the network; a few in flight keep the limiter busy through those waits, even when a
+#: chunk runs alone. More would only queue on the limiter.
+FETCH_CONCURRENCY = 4
+#: Periods of one chart per load transaction: loading starts while the chunk still fetches, and a failed
+#: chunk keeps what it stored.
+LOAD_BATCH = 30
 #: Error text kept per failed period in XCom (the task log has the full message).
 _REASON_CHARS = 300
 
@@ -138,6 +151,28 @@ def chart_periods(chart: ChartConfig, first_day: date, last_day: date, now: date
     return periods
 
 
+def latest_per_period(
+    periods: Sequence[tuple[datetime, datetime]], moments: Iterable[datetime]
+) -> dict[int, datetime]:
+    """For sorted, disjoint ``periods`` ``[start, end)``: the latest of ``moments`` in each, by index."""
+    starts = [start for start, _end in periods]
+    found: dict[int, datetime] = {}
+    for moment in moments:
+        index = bisect.bisect_right(starts, moment) - 1
+        if index >= 0 and moment < periods[index][1] and (index not in found or moment > found[index]):
+            found[index] = moment
+    return found
+
+
+def complete_periods(
+    conn: psycopg.Connection, slug: str, periods: Sequence[tuple[datetime, datetime]]
+) -> set[int]:
+    """Indexes of ``periods`` stored completely (one query for the whole range, not one per period)."""
+    if not periods:
+        return set()
+    return set(latest_per_period(periods, complete_ranking_dates(conn, slug, periods[0][0], periods[-1][1])))
+
+
 def plan_chart(
     api: RankingApi, conn: psycopg.Connection, chart_range: ChartRange, now: datetime
 ) -> ChartPlan:
@@ -145,20 +180,31 @@ def plan_chart(
 
     The ranking datetimes come from :func:`~musiccharts.charts.ranking_dates.find_period_ranking` (the
     dates the API published, kept in the database and read incrementally), exactly as a period run gets
-    its own; the API is asked only when something is missing, so a stored range costs no call.
+    its own; the API is asked only when something is missing, so a stored range costs no call. Completeness
+    and the kept dates are read for the whole range at once: per period, hundreds of queries made planning
+    a deep range take seconds before any chunk could start.
     """
     chart = chart_range.chart
     plan = ChartPlan(slug=chart.slug)
     periods = chart_periods(chart, chart_range.first_day, chart_range.last_day, now)
     plan.periods = len(periods)
-    missing = [(start, end) for start, end in periods if not is_period_complete(conn, chart.slug, start, end)]
+    complete = complete_periods(conn, chart.slug, periods)
+    missing = [period for index, period in enumerate(periods) if index not in complete]
     plan.already_stored = len(periods) - len(missing)
     if not missing:
         return plan
     # Oldest first: the first lookup reads available-rankings back past the oldest missing period (and keeps
-    # the dates), so the others are answered from the stored dates without another call.
-    for start, end in missing:
-        publication = find_period_ranking(api, conn, chart.slug, start, end)
+    # the dates), so the others are answered from the kept dates without another call.
+    first = find_period_ranking(api, conn, chart.slug, *missing[0])
+    published = latest_per_period(
+        missing, stored_ranking_dates(conn, chart.slug, missing[0][0], missing[-1][1])
+    )
+    for index, (start, end) in enumerate(missing):
+        if index in published:
+            plan.planned.append(published[index])
+            continue
+        # No kept date: not published yet, or skipped for good; find_period_ranking tells which.
+        publication = first if index == 0 else find_period_ranking(api, conn, chart.slug, start, end)
         if publication.ranking_date is not None:
             plan.planned.append(publication.ranking_date)
         elif publication.never_published:
@@ -168,21 +214,44 @@ def plan_chart(
     return plan
 
 
-def chunk_plan(plan: ChartPlan, chunk_size: int) -> list[dict[str, Any]]:
-    """The planned periods of one chart, oldest first, as small chunks (chart slug + ranking datetimes)."""
-    dates = sorted(plan.planned)
-    return [
-        {"chart": plan.slug, "dates": [moment.isoformat() for moment in dates[i : i + chunk_size]]}
-        for i in range(0, len(dates), chunk_size)
-    ]
+def cut_chunks(plans: Sequence[ChartPlan], chunk_size: int) -> list[dict[str, Any]]:
+    """The planned periods, chart by chart and oldest first, in balanced chunks of at most ``chunk_size``.
+
+    A chunk is ``{"parts": [{"chart": slug, "dates": [ranking datetimes]}, ...]}``: one part per chart it
+    covers. Balanced: 610 periods with a size of 200 make 4 chunks of 152-153, not 3 full ones and a
+    straggler of 10 that would pay a whole task start-up for almost nothing.
+    """
+    periods = [(plan.slug, moment) for plan in plans for moment in sorted(plan.planned)]
+    if not periods:
+        return []
+    count = -(-len(periods) // chunk_size)
+    chunks = []
+    for index in range(count):
+        parts: list[dict[str, Any]] = []
+        for slug, moment in periods[index * len(periods) // count : (index + 1) * len(periods) // count]:
+            if not parts or parts[-1]["chart"] != slug:
+                parts.append({"chart": slug, "dates": []})
+            parts[-1]["dates"].append(moment.isoformat())
+        chunks.append({"parts": parts})
+    return chunks
+
+
+def _part_label(part: dict[str, Any]) -> str:
+    first, last = part["dates"][0][:10], part["dates"][-1][:10]
+    return f"{part['chart']} {first if first == last else f'{first}..{last}'}"
 
 
 def chunk_label(chunk: dict[str, Any]) -> str:
-    """``global-28 2025-01-01..2025-01-30 (30)``: the map index users see for a chunk."""
-    dates = chunk["dates"]
-    first, last = dates[0][:10], dates[-1][:10]
-    span = first if first == last else f"{first}..{last}"
-    return f"{chunk['chart']} {span} ({len(dates)})"
+    """The map index users see for a chunk.
+
+    One chart: ``global-28 2025-01-01..2025-01-30 (30)``; several: ``at-28 2026-10-01..2026-10-30, be-28
+    2026-10-01..2026-10-30 (60)``, the middle ones elided past three charts (``at-28 ... + 5 charts ...``).
+    """
+    parts = chunk["parts"]
+    total = sum(len(part["dates"]) for part in parts)
+    if len(parts) <= 3:
+        return f"{', '.join(_part_label(part) for part in parts)} ({total})"
+    return f"{_part_label(parts[0])} + {len(parts) - 2} charts + {_part_label(parts[-1])} ({total})"
 
 
 def plan_import(
@@ -205,10 +274,8 @@ def plan_import(
             plans.append(plan_chart(api, conn, chart_range, now))
     total = sum(len(plan.planned) for plan in plans)
     if max_chunks:
-        # Each chart's last chunk may be partial: leave one chunk of slack per chart.
-        budget = max(1, max_chunks - len(plans))
-        chunk_size = max(chunk_size, -(-total // budget))
-    chunks = [chunk for plan in plans for chunk in chunk_plan(plan, chunk_size)]
+        chunk_size = max(chunk_size, -(-total // max_chunks))
+    chunks = cut_chunks(plans, chunk_size)
     charts = {
         plan.slug: {
             "periods": plan.periods,
@@ -239,67 +306,139 @@ _FATAL_API_ERRORS: tuple[type[Exception], ...] = (SoundchartsAuthError, Soundcha
 #: Errors of one period (a transient API failure past the hook's retries, a bad payload, a mismatch): that
 #: period is reported, and the rest of the chunk goes on.
 _PERIOD_ERRORS: tuple[type[Exception], ...] = (SoundchartsError, *PERMANENT_ERRORS)
+#: What the loader refuses for a ranking (it wrote nothing then).
+_LOAD_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    psycopg.errors.DataError,
+    psycopg.errors.IntegrityError,
+)
 
 
 def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:_REASON_CHARS]
 
 
-def import_chunk(api: RankingApi, dsn: str, chart: ChartConfig, dates: Sequence[str]) -> dict[str, Any]:
-    """Fetch the rankings of ``dates`` (ranking datetimes of one chart) and store the good ones atomically.
+@dataclass(frozen=True)
+class _Period:
+    chart: ChartConfig
+    moment: datetime  # the published ranking datetime
+    start: datetime
+    end: datetime
+
+    @property
+    def day(self) -> str:
+        return self.start.date().isoformat()
+
+
+def _fetch_period(api: RankingApi, period: _Period) -> RankingLoad | str:
+    """The period's checked ranking, or why it failed (runs in a fetch thread; fatal errors propagate)."""
+    try:
+        ranking = api.get_chart_ranking(period.chart.slug, period.moment)
+        check_fetched_ranking(period.chart, ranking, period.start, period.end, period.moment)
+    except _FATAL_API_ERRORS:
+        raise
+    except _PERIOD_ERRORS as error:
+        log.warning(
+            "%s %s failed and is left to its per-period run: %s", period.chart.slug, period.day, error
+        )
+        return _reason(error)
+    return RankingLoad(ranking, period.start, period.end)
+
+
+@dataclass
+class _ChartOutcome:
+    stored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def as_xcom(self) -> dict[str, Any]:
+        return {"stored": sorted(self.stored), "skipped": sorted(self.skipped), "failed": self.failed}
+
+
+def _load(conn: psycopg.Connection, slug: str, loads: list[RankingLoad], outcome: _ChartOutcome) -> None:
+    """Store ``loads`` in one transaction; if the loader refuses it (nothing written), one by one."""
+    try:
+        load_rankings(conn, slug, loads)
+        outcome.stored += [load.period_start.date().isoformat() for load in loads]
+        return
+    except _LOAD_ERRORS as error:
+        if len(loads) == 1:
+            outcome.failed[loads[0].period_start.date().isoformat()] = _reason(error)
+            return
+        log.warning("%s: batch load refused (%s); loading its periods one by one", slug, error)
+    for load in loads:
+        _load(conn, slug, [load], outcome)
+
+
+def import_chunk(
+    api: RankingApi,
+    dsn: str,
+    charts: Mapping[str, ChartConfig],
+    parts: Sequence[dict[str, Any]],
+    *,
+    fetch_concurrency: int = FETCH_CONCURRENCY,
+    load_batch: int = LOAD_BATCH,
+) -> dict[str, dict[str, Any]]:
+    """Fetch the rankings of a chunk's ``parts`` (chart slug + ranking datetimes) and store the good ones.
 
     Periods already complete (stored meanwhile, or by an earlier try of this chunk) are skipped without a
-    call. A period whose fetch or checks fail is reported in ``failed`` and not stored; the others are
-    loaded with ONE :func:`load_rankings`. Should that transaction fail (e.g. a ranking the loader refuses),
-    it has written nothing and the periods are loaded one by one, so that only the culprit fails.
-    Errors that hit every period alike (credentials, quota, the database) are raised.
+    call. The others are fetched ``fetch_concurrency`` at a time, in order, by threads sharing ``api`` (its
+    session and rate limiter must be thread-safe, and built before: the caller's business); the main thread
+    loads them as they arrive, in :func:`load_rankings` transactions of up to ``load_batch`` periods of one
+    chart. A period whose fetch or checks fail is reported in its chart's ``failed`` and not stored; should
+    a batch's transaction be refused, it has written nothing and its periods are loaded one by one, so that
+    only the culprit fails. Errors that hit every period alike (credentials, quota, the database) are
+    raised, after the batches before them are stored. Returns ``{slug: {stored, skipped, failed}}``.
     """
-    stored: list[str] = []
-    skipped: list[str] = []
-    failed: dict[str, str] = {}
-    loads: list[RankingLoad] = []
+    outcomes = {part["chart"]: _ChartOutcome() for part in parts}
+    todo: list[_Period] = []
     # Autocommit: the completeness checks hold no transaction open across the API calls; each
     # load_rankings call below is then one transaction of its own.
     with product_db_session(dsn, autocommit=True) as conn:
-        for text in dates:
-            moment = datetime.fromisoformat(text)
-            start, end = period_containing(chart.frequency, moment.date())
-            day = start.date().isoformat()
-            if is_period_complete(conn, chart.slug, start, end):
-                skipped.append(day)
-                continue
-            try:
-                ranking = api.get_chart_ranking(chart.slug, moment)
-                check_fetched_ranking(chart, ranking, start, end, moment)
-            except _FATAL_API_ERRORS:
-                raise
-            except _PERIOD_ERRORS as error:
-                log.warning("%s %s failed and is left to its per-period run: %s", chart.slug, day, error)
-                failed[day] = _reason(error)
-                continue
-            loads.append(RankingLoad(ranking, start, end))
-        if loads:
-            try:
-                load_rankings(conn, chart.slug, loads)
-                stored += [load.period_start.date().isoformat() for load in loads]
-            except (ValueError, psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
-                log.warning("%s: chunk load refused (%s); loading its periods one by one", chart.slug, error)
-                for load in loads:
-                    day = load.period_start.date().isoformat()
-                    try:
-                        load_rankings(conn, chart.slug, [load])
-                        stored.append(day)
-                    except (ValueError, psycopg.errors.DataError, psycopg.errors.IntegrityError) as single:
-                        failed[day] = _reason(single)
-    log.info(
-        "%s: %d periods stored, %d already complete, %d failed%s",
-        chart.slug,
-        len(stored),
-        len(skipped),
-        len(failed),
-        "".join(f"\n  failed {day}: {reason}" for day, reason in sorted(failed.items())),
-    )
-    return {"chart": chart.slug, "stored": sorted(stored), "skipped": sorted(skipped), "failed": failed}
+        for part in parts:
+            chart = charts[part["chart"]]
+            moments = sorted(datetime.fromisoformat(text) for text in part["dates"])
+            periods = [period_containing(chart.frequency, moment.date()) for moment in moments]
+            complete = complete_periods(conn, chart.slug, periods)
+            for index, (moment, (start, end)) in enumerate(zip(moments, periods, strict=True)):
+                if index in complete:
+                    outcomes[chart.slug].skipped.append(start.date().isoformat())
+                else:
+                    todo.append(_Period(chart, moment, start, end))
+        batch: list[RankingLoad] = []
+        batch_chart = ""
+
+        def flush() -> None:
+            if batch:
+                _load(conn, batch_chart, batch, outcomes[batch_chart])
+                batch.clear()
+
+        pool = ThreadPoolExecutor(max_workers=max(1, fetch_concurrency), thread_name_prefix="ranking-fetch")
+        try:
+            futures = [pool.submit(_fetch_period, api, period) for period in todo]
+            for period, future in zip(todo, futures, strict=True):
+                fetched = future.result()
+                if isinstance(fetched, str):
+                    outcomes[period.chart.slug].failed[period.day] = fetched
+                    continue
+                if period.chart.slug != batch_chart or len(batch) >= load_batch:
+                    flush()
+                    batch_chart = period.chart.slug
+                batch.append(fetched)
+            flush()
+        finally:
+            # On a fatal error, the fetches not started yet are dropped (they would fail alike).
+            pool.shutdown(wait=True, cancel_futures=True)
+    for slug, outcome in outcomes.items():
+        log.info(
+            "%s: %d periods stored, %d already complete, %d failed%s",
+            slug,
+            len(outcome.stored),
+            len(outcome.skipped),
+            len(outcome.failed),
+            "".join(f"\n  failed {day}: {reason}" for day, reason in sorted(outcome.failed.items())),
+        )
+    return {slug: outcome.as_xcom() for slug, outcome in outcomes.items()}
 
 
 # --- the run's summary -----------------------------------------------------------------------------------
@@ -315,9 +454,10 @@ class ChartProgress:
 def summarise_import(plan: dict[str, Any], results: Iterable[dict[str, Any] | None]) -> dict[str, Any]:
     """Per-chart progress of a run: periods stored, skipped (already stored, not published), failed.
 
-    ``results`` are matched to chunks by their ``chunk`` label (Airflow hands over only the results that
-    exist, so positions do not match once a chunk failed); a chunk without a result (its task failed as a
-    whole) counts all its periods as failed. ``failed_periods`` lists ``{chart, period, reason}``: those
+    ``results`` (``{"chunk": label, "charts": {slug: {stored, skipped, failed}}}``) are matched to chunks
+    by their ``chunk`` label (Airflow hands over only the results that exist, so positions do not match
+    once a chunk failed); a chunk without a result (its task failed as a whole) counts all its periods as
+    failed. ``failed_periods`` lists ``{chart, period, reason}``: those
     periods are left to the per-period DAG.
     """
     results_by_chunk = {result["chunk"]: result for result in results if result}
@@ -331,24 +471,25 @@ def summarise_import(plan: dict[str, Any], results: Iterable[dict[str, Any] | No
             + len(chart.get("never_published", [])),
             "failed": 0,
         }
-    chunks = plan["chunks"]
-    for chunk in chunks:
+    for chunk in plan["chunks"]:
         result = results_by_chunk.get(chunk_label(chunk))
-        chart = counts[chunk["chart"]]
-        if result is None:
-            chart["failed"] += len(chunk["dates"])
+        for part in chunk["parts"]:
+            chart = counts[part["chart"]]
+            outcome = result["charts"].get(part["chart"]) if result else None
+            if outcome is None:
+                chart["failed"] += len(part["dates"])
+                failed_periods += [
+                    {"chart": part["chart"], "period": moment[:10], "reason": "the chunk's task failed"}
+                    for moment in part["dates"]
+                ]
+                continue
+            chart["stored"] += len(outcome["stored"])
+            chart["skipped"] += len(outcome["skipped"])
+            chart["failed"] += len(outcome["failed"])
             failed_periods += [
-                {"chart": chunk["chart"], "period": moment[:10], "reason": "the chunk's task failed"}
-                for moment in chunk["dates"]
+                {"chart": part["chart"], "period": day, "reason": reason}
+                for day, reason in sorted(outcome["failed"].items())
             ]
-            continue
-        chart["stored"] += len(result["stored"])
-        chart["skipped"] += len(result["skipped"])
-        chart["failed"] += len(result["failed"])
-        failed_periods += [
-            {"chart": result["chart"], "period": day, "reason": reason}
-            for day, reason in sorted(result["failed"].items())
-        ]
     totals = {key: sum(chart[key] for chart in counts.values()) for key in ("stored", "skipped", "failed")}
     return {"charts": counts, "totals": totals, "failed_periods": failed_periods}
 

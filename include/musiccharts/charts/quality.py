@@ -49,6 +49,27 @@ def is_period_complete(
     return bool(row[0])
 
 
+def complete_ranking_dates(
+    conn: psycopg.Connection, chart_slug: str, start: datetime, end: datetime
+) -> list[datetime]:
+    """Datetimes of the chart's complete rankings dated in ``[start, end)``: :func:`is_period_complete` for
+    every period of a range in one query (a period is complete when one of them falls in it)."""
+    _require_aware("start", start)
+    _require_aware("end", end)
+    rows = conn.execute(
+        """
+        SELECT r.ranking_date FROM rankings r JOIN charts c ON c.id = r.chart_id
+        WHERE c.slug = %(slug)s
+          AND r.ranking_date >= %(start)s AND r.ranking_date < %(end)s
+          AND r.expected_entries > 0
+          AND r.entry_count = r.expected_entries
+          AND (SELECT count(*) FROM ranking_entries e WHERE e.ranking_id = r.id) = r.expected_entries
+        """,
+        {"slug": chart_slug, "start": start, "end": end},
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def check_ranking_quality(conn: psycopg.Connection, ranking_id: int) -> list[str]:
     """Data-quality problems of a stored ranking, one sentence each; an empty list when it is sound.
 

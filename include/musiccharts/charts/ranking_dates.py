@@ -75,6 +75,19 @@ def _stored_in_period(conn: psycopg.Connection, slug: str, start: datetime, end:
     return conn.execute(_STORED_IN_PERIOD_SQL, {"slug": slug, "start": start, "end": end}).fetchone()[0]
 
 
+def stored_ranking_dates(
+    conn: psycopg.Connection, slug: str, start: datetime, end: datetime
+) -> list[datetime]:
+    """The published ranking datetimes of ``slug`` in ``[start, end)`` kept so far (no API call): what
+    :func:`find_period_ranking` answers first, for a range at once."""
+    rows = conn.execute(
+        "SELECT ranking_date FROM chart_ranking_dates "
+        "WHERE chart_slug = %(slug)s AND ranking_date >= %(start)s AND ranking_date < %(end)s",
+        {"slug": slug, "start": start, "end": end},
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def find_period_ranking(
     api: RankingDatesApi, conn: psycopg.Connection, slug: str, start: datetime, end: datetime
 ) -> PeriodPublication:

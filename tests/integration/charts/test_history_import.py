@@ -158,11 +158,11 @@ def test_import_fills_exactly_the_holes_and_rerun_is_free(chart_dags, airflow_co
         assert rows == served(sim, day), day
     after = ranking_rows(airflow_connections)
     assert {day: after[day] for day in before} == before, "stored periods are not rewritten"
-    # One chunk per 3 periods of the chart, readable in the UI; summary per chart.
+    # At most 3 periods a chunk, balanced (2 + 2 + 3), readable in the UI; summary per chart.
     assert task_rows(run, "import_chunk") == [
-        ("global-28 2026-11-01..2026-11-05 (3)", "success"),
-        ("global-28 2026-11-06..2026-11-09 (3)", "success"),
-        ("global-28 2026-11-10 (1)", "success"),
+        ("global-28 2026-11-01..2026-11-02 (2)", "success"),
+        ("global-28 2026-11-05..2026-11-06 (2)", "success"),
+        ("global-28 2026-11-07..2026-11-10 (3)", "success"),
     ]
     summary = xcom_values(run, "summarise")[0]
     assert summary["charts"][SLUG] == {"stored": 7, "skipped": 3, "failed": 0}
@@ -192,7 +192,7 @@ def test_failed_period_is_reported_and_does_not_block_the_others(chart_dags, air
     assert task_rows(run, "import_chunk") == [("global-28 2026-11-11..2026-11-16 (6)", "success")]
     assert task_rows(run, "summarise") == [(None, "failed")]
     assert task_rows(run, "publish_chart_rankings") == [(None, "success")]
-    chunk = xcom_values(run, "import_chunk")[0]
+    chunk = xcom_values(run, "import_chunk")[0]["charts"][SLUG]
     assert list(chunk["failed"]) == [broken.isoformat()]
     assert (
         "503" in chunk["failed"][broken.isoformat()] or "Unavailable" in chunk["failed"][broken.isoformat()]

@@ -18,6 +18,7 @@ from musiccharts.charts.load import (
     load_ranking,
     load_rankings,
 )
+from musiccharts.charts.quality import complete_ranking_dates
 from musiccharts.charts.validation import InvalidRanking
 from musiccharts.db.connection import connect
 from tests.db_snapshot import table_snapshot
@@ -107,6 +108,11 @@ def test_complete_ranking_passes_quality_and_completes_its_period(clean_product_
         assert is_period_complete(conn, SLUG, *PERIOD) is True
         assert is_period_complete(conn, SLUG, PERIOD[1], PERIOD[1] + timedelta(days=1)) is False
         assert is_period_complete(conn, "other-chart", *PERIOD) is False
+        # The range form (the history import's) agrees: the ranking is found in its period only.
+        moment = conn.execute("SELECT ranking_date FROM rankings").fetchone()[0]
+        assert complete_ranking_dates(conn, SLUG, PERIOD[0], PERIOD[1] + timedelta(days=1)) == [moment]
+        assert complete_ranking_dates(conn, SLUG, PERIOD[1], PERIOD[1] + timedelta(days=1)) == []
+        assert complete_ranking_dates(conn, "other-chart", *PERIOD) == []
 
 
 def test_first_page_only_is_refused_and_nothing_is_stored(clean_product_db, first_page_only):
@@ -584,6 +590,7 @@ def test_quality_detects_entries_lost_after_loading(clean_product_db):
         conn.execute("DELETE FROM ranking_entries WHERE position = 2")
         problems = check_ranking_quality(conn, result.ranking_id)
         assert is_period_complete(conn, SLUG, *day_period(DAY)) is False
+        assert complete_ranking_dates(conn, SLUG, *day_period(DAY)) == []
     assert problems == [
         f"{SLUG} 2026-11-01T12:00:00+00:00: positions are not contiguous from 1, missing 2",
         f"{SLUG} 2026-11-01T12:00:00+00:00: 4 entries stored but the ranking records entry_count=5",
