@@ -119,13 +119,14 @@ FROM (
 # Only rankings from each chart's first dirty one (all of them when every chart restarts at its first).
 _FROM_START = " JOIN _trend_start st ON st.chart_id = w.chart_id AND w.sequence_number >= st.start_number"
 
-# Per recomputed ranking: a digest of its rows (count + XOR of row hashes), so that a ranking is compared with
-# what is stored through one number instead of a join with every stored row. This pass runs over every entry of
-# a full recompute, so it is ONE window level over one sort (chart, track, sequence) with ROWS frames (no peer
-# checks), and one hash call per row: a stored row is fully determined by the track, its position, its previous
-# position, the peak key and the set of earlier sequence numbers of the track on the chart, which ``history``
-# (running XOR of their hashes) stands for. That set gives the previous number, the periods on chart and the
-# streak's start, so those need no second window level here (only the insert of changed rows computes them).
+# Per recomputed ranking: a digest of its rows (count + XOR of row hashes), so that a ranking is compared
+# with what is stored through one number instead of a join with every stored row. This pass runs over every
+# entry of a full recompute, so it is ONE window level over one sort (chart, track, sequence) with ROWS frames
+# (no peer checks) and one hash call per row: a stored row is fully determined by the track, its position,
+# its previous position, the peak key and the set of earlier sequence numbers of the track on the chart,
+# which ``history`` (running XOR of their hashes) stands for. That set gives the previous number, the periods
+# on chart and the streak's start, so they need no second window level here (only the insert of changed rows
+# computes them).
 _DIGESTS_SQL = """
 CREATE TEMP TABLE _trend_digests ON COMMIT DROP AS
 SELECT w.ranking_id, count(*)::integer AS entries,
