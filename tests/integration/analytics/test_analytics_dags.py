@@ -209,7 +209,14 @@ def test_performance_dag_fetches_missing_airplay_every_page_and_reports_it(
             (artist_id,),
         )
     dag = analytics_dags.get_dag("analytics_performance_weekly")
-    conf = {"period_start": "2026-10-05", "period_end": "2026-10-11", "artist_uuids": [artist_uuid]}
+    # Every Param named: the module's DAG objects are shared, and the by-hand test's track_uuids would linger.
+    conf = {
+        "period_start": "2026-10-05",
+        "period_end": "2026-10-11",
+        "artist_uuids": [artist_uuid],
+        "track_uuids": [],
+        "platforms": [],
+    }
 
     run = dag.test(run_conf=conf)
 
