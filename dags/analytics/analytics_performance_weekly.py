@@ -18,7 +18,10 @@ and platforms (`performance_reports`), exported as CSV + Parquet. Figures come f
 series and rankings; what the period lacks is fetched first: `plan_streaming_batches` finds the artists
 without a streaming audience (Spotify monthly listeners) on the period's last day and
 `fetch_streaming_batch` is mapped over batches of them (pool `soundcharts_api`, every window and page),
-stored as the series `spotify:streaming`. `compute_reports` runs even when some batches failed.
+stored as the series `spotify:streaming`. Likewise `plan_airplay_batches` finds the artists with days of
+the period (up to yesterday) without radio spins and `fetch_airplay_batch` asks Soundcharts
+`broadcast-groups` for each missing day (every page), summing the stations into `artist_airplay`; the
+reports list them as platform `airplay`. `compute_reports` runs even when some batches failed.
 
 ### Owner
 {OWNER}

@@ -301,3 +301,56 @@ def fetch_streaming(cadence: str, ids: list[str], params: Mapping[str, Any]) -> 
             rows = [(point.date.date(), point.value) for point in points if point.value is not None]
             written += store_artist_streaming(conn, artist_uuid, STREAMING_PLATFORM, rows)
     return {"artists": len(ids), "rows_written": written, "not_found": missing}
+
+
+#: Artists per mapped airplay batch: each artist costs one request (or more pages) per missing day.
+AIRPLAY_BATCH_SIZE = 10
+AIRPLAY_MAX_BATCHES = 200
+
+
+def airplay_limits():
+    from musiccharts_airflow.mapped_batches import BatchLimits
+
+    return BatchLimits(batch_size=AIRPLAY_BATCH_SIZE, max_batches=AIRPLAY_MAX_BATCHES)
+
+
+def _airplay_period(cadence: str, params: Mapping[str, Any]) -> tuple[date, date]:
+    """The period, cut at yesterday (UTC): today's spins are not counted yet, and would be stored as 0."""
+    from datetime import timedelta
+
+    start, end = _period(cadence, params)
+    return start, min(end, datetime.now(UTC).date() - timedelta(days=1))
+
+
+def select_missing_airplay(cadence: str, params: Mapping[str, Any]) -> list[str]:
+    """Artists with at least one day of the period without stored airplay."""
+    from musiccharts.analytics.performance import artists_missing_airplay
+
+    start, end = _airplay_period(cadence, params)
+    with _connect() as conn:
+        return sorted(artists_missing_airplay(conn, start, end, params.get("artist_uuids") or None))
+
+
+def fetch_airplay(cadence: str, ids: list[str], params: Mapping[str, Any]) -> dict[str, int]:
+    """For each artist of the batch and each day it lacks: every page of that day's broadcast groups,
+    summed over stations and stored (one request per day: the endpoint only totals a whole period)."""
+    from musiccharts.analytics.performance import artists_missing_airplay, daily_spins, store_artist_airplay
+    from musiccharts.soundcharts.errors import SoundchartsNotFound
+    from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
+
+    hook = SoundchartsHook()
+    start, end = _airplay_period(cadence, params)
+    written = missing = days_fetched = 0
+    with _connect() as conn:
+        for artist_uuid, days in artists_missing_airplay(conn, start, end, ids).items():
+            spins = []
+            try:
+                for day in days:
+                    groups = hook.get_artist_broadcast_groups(artist_uuid, day, day)
+                    spins.append((day, daily_spins([group.play_count for group in groups])))
+            except SoundchartsNotFound:
+                missing += 1  # unknown to Soundcharts' radio monitoring: nothing to report, not an error
+                continue
+            days_fetched += len(spins)
+            written += store_artist_airplay(conn, artist_uuid, spins)
+    return {"artists": len(ids), "days_fetched": days_fetched, "rows_written": written, "not_found": missing}

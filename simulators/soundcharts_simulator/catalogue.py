@@ -1075,6 +1075,48 @@ class Catalogue:
             day -= timedelta(days=1)
         return items
 
+    def radio_station(self, index: int) -> dict[str, Any]:
+        """Radio object of a ``broadcast-groups`` item (BroadcastGroupCollectionResponse ``radio``)."""
+        code, country = COUNTRIES[index % 20]
+        slug = f"{code.lower()}-radio-{index:03d}"
+        return {
+            "name": f"{country} Radio {index}",
+            "slug": slug,
+            "countryCode": code,
+            "countryName": country,
+            "cityName": "",
+            "timeZone": "UTC",
+            "imageUrl": f"https://assets.soundcharts.com/radio/{slug}.jpg",
+        }
+
+    def airplay_station_count(self, artist_uuid: str) -> int:
+        """Stations airing an artist: 245 for the first artists down to 3 (stars are on more stations)."""
+        return max(3, 245 - self.artist_id(artist_uuid) // 25)
+
+    def airplay_spins(self, artist_uuid: str, station: int, day: date) -> int:
+        """Spins on station ``station`` (0-based) on ``day``: ``(station + artist id + day ordinal) % 4``.
+
+        A closed form on purpose, so tests compute daily totals by hand (0..3 per station and day).
+        """
+        return (station + self.artist_id(artist_uuid) + day.toordinal()) % 4
+
+    def artist_broadcast_groups(
+        self, artist_uuid: str, start: date, end: date, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """``broadcast-groups`` items: per station, its spins summed over ``[start, end]``; stations without a
+        spin in the period are left out; most played first (then by slug). Days after the last crawled day
+        have no spins yet."""
+        if now is not None:
+            end = min(end, self.last_crawl_day(now))
+        days = [start + timedelta(days=offset) for offset in range(max(0, (end - start).days + 1))]
+        items: list[dict[str, Any]] = []
+        for station in range(self.airplay_station_count(artist_uuid)):
+            plays = sum(self.airplay_spins(artist_uuid, station, day) for day in days)
+            if plays:
+                items.append({"playCount": plays, "radio": self.radio_station(station)})
+        items.sort(key=lambda item: (-item["playCount"], item["radio"]["slug"]))
+        return items
+
 
 def _deep_copy(value: Any) -> Any:
     """Copy plain JSON data (cheaper than :func:`copy.deepcopy`), so callers cannot mutate the cache."""

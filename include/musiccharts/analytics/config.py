@@ -7,10 +7,9 @@ import os
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from musiccharts.config import CONFIG_DIR, ConfigError
+from musiccharts.config import CONFIG_DIR, parse_sections
 
 ANALYTICS_FILE = CONFIG_DIR / "analytics.yaml"
 
@@ -106,16 +105,8 @@ def analytics_file() -> Path:
 
 
 def parse_analytics_config(text: str, source: str = "analytics.yaml") -> AnalyticsConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from error
-    try:
-        return AnalyticsConfig.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(file)"
-        raise ConfigError(f"{source}: field '{field}': {first['msg']}") from error
+    """Parse the analytics YAML document; raise ``ConfigError`` naming section and field of every problem."""
+    return parse_sections(text, AnalyticsConfig, source)
 
 
 def load_analytics_config(path: Path | None = None) -> AnalyticsConfig:

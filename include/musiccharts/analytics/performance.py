@@ -9,8 +9,11 @@ For a period ``[start, end]`` (both days included) and each series in it:
   stored chart of the same platform in the period (for an artist: through any of their tracks).
 
 Rows: ``track`` x platform (track audience), ``artist`` x platform (the artist's own audience, e.g. monthly
-listeners), and the artist roll-ups ``artist_tracks`` x platform (the sum over the artist's tracks) and
-``artist_tracks`` x ``*`` (the sum over platforms). Rerunning a period rewrites only rows that changed.
+listeners, and ``airplay``: radio spins per day summed over stations, from ``artist_airplay``; unlike the
+cumulative audience series, ``difference`` and ``growth_pct`` compare the first and last day's spins and
+``average`` is spins per stored day), and the artist roll-ups ``artist_tracks`` x platform (the sum over
+the artist's tracks) and ``artist_tracks`` x ``*`` (the sum over platforms). Rerunning a period rewrites
+only rows that changed.
 
 Unlike the first implementation (computed inside web requests, origin-inventory), the reports are stored and
 exported by a scheduled DAG. Pure: takes a psycopg connection, imports nothing from Airflow.
@@ -37,9 +40,16 @@ WITH points AS (
     SELECT 'artist', a.artist_id, a.platform, a.date, sum(coalesce(a.follower_count, a.listener_count))
     FROM artist_audience a
     WHERE a.date BETWEEN %(start)s AND %(end)s
+      AND a.platform <> 'airplay'  -- an artist's airplay series is artist_airplay's (below)
       AND (%(platforms)s::text[] IS NULL OR a.platform = ANY(%(platforms)s::text[]))
       AND (%(artist_ids)s::bigint[] IS NULL OR a.artist_id = ANY(%(artist_ids)s::bigint[]))
     GROUP BY a.artist_id, a.platform, a.date
+    UNION ALL
+    SELECT 'artist', p.artist_id, 'airplay', p.date, p.play_count
+    FROM artist_airplay p
+    WHERE p.date BETWEEN %(start)s AND %(end)s
+      AND (%(platforms)s::text[] IS NULL OR 'airplay' = ANY(%(platforms)s::text[]))
+      AND (%(artist_ids)s::bigint[] IS NULL OR p.artist_id = ANY(%(artist_ids)s::bigint[]))
 )
 SELECT entity_type, entity_id, platform,
        (array_agg(value ORDER BY date))[1] AS start_value,
@@ -253,6 +263,70 @@ def store_artist_streaming(
                 "uuid": artist_uuid.lower(),
                 "days": [day for day, _ in points],
                 "values": [int(value) for _, value in points],
+            },
+        )
+        return cur.rowcount
+
+
+# --- missing inputs: artist airplay (radio spins per day) ------------------------------------------------
+
+#: ``performance_reports.platform`` of an artist's radio spins (series in ``artist_airplay``).
+AIRPLAY_PLATFORM = "airplay"
+
+_MISSING_AIRPLAY_SQL = """
+SELECT a.uuid, array_agg(d.day::date ORDER BY d.day)
+FROM artists a
+CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS d(day)
+WHERE (%(uuids)s::text[] IS NULL OR a.uuid = ANY(%(uuids)s::text[]))
+  AND NOT EXISTS (SELECT FROM artist_airplay p WHERE p.artist_id = a.id AND p.date = d.day::date)
+GROUP BY a.uuid
+ORDER BY a.uuid
+"""
+
+
+def artists_missing_airplay(
+    conn: psycopg.Connection, start: date, end: date, uuids: Sequence[str] | None = None
+) -> dict[str, list[date]]:
+    """Per artist uuid, the days of ``[start, end]`` without stored airplay (artists missing none: absent)."""
+    if end < start:
+        return {}
+    rows = conn.execute(
+        _MISSING_AIRPLAY_SQL,
+        {"start": start, "end": end, "uuids": [u.lower() for u in uuids] if uuids else None},
+    ).fetchall()
+    return {uuid: list(days) for uuid, days in rows}
+
+
+def daily_spins(play_counts: Sequence[int | None]) -> int | None:
+    """One day's spins from its broadcast groups: the sum of the known counts; None when no count is known
+    although stations were listed (nothing to store), 0 when no station aired the artist."""
+    known = [count for count in play_counts if count is not None]
+    if play_counts and not known:
+        return None
+    return sum(known)
+
+
+def store_artist_airplay(
+    conn: psycopg.Connection, artist_uuid: str, days: Sequence[tuple[date, int | None]]
+) -> int:
+    """Upsert one artist's daily spins; a None (unknown) never overwrites nor inserts. Returns rows written"""
+    known = [(day, value) for day, value in days if value is not None]
+    if not known:
+        return 0
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO artist_airplay AS p (artist_id, date, play_count)
+            SELECT ar.id, d.day, d.spins
+            FROM artists ar, unnest(%(days)s::date[], %(spins)s::bigint[]) AS d(day, spins)
+            WHERE ar.uuid = %(uuid)s
+            ON CONFLICT (artist_id, date) DO UPDATE SET play_count = EXCLUDED.play_count, fetched_at = now()
+            WHERE p.play_count IS DISTINCT FROM EXCLUDED.play_count
+            """,
+            {
+                "uuid": artist_uuid.lower(),
+                "days": [day for day, _ in known],
+                "spins": [int(value) for _, value in known],
             },
         )
         return cur.rowcount

@@ -102,7 +102,8 @@ _ENTRIES_OF_TRACKS = """
 _WINDOWED_SQL = """
 SELECT v.*,
        max(CASE WHEN v.previous_number IS DISTINCT FROM v.sequence_number - 1 THEN v.sequence_number END)
-           OVER (PARTITION BY v.chart_id, v.track_id ORDER BY v.sequence_number) AS run_start
+           OVER (PARTITION BY v.chart_id, v.track_id ORDER BY v.sequence_number
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run_start
 FROM (
     SELECT x.chart_id, x.sequence_number, x.ranking_id, x.position, x.track_id,
            lag(x.sequence_number) OVER h AS previous_number,
@@ -110,26 +111,38 @@ FROM (
            row_number() OVER h AS periods_on_chart,
            min((x.position::bigint << 20) | x.sequence_number) OVER h AS peak_key
     FROM ({entries}) x
-    WINDOW h AS (PARTITION BY x.chart_id, x.track_id ORDER BY x.sequence_number)
+    WINDOW h AS (PARTITION BY x.chart_id, x.track_id ORDER BY x.sequence_number
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ) v
 """
 
 # Only rankings from each chart's first dirty one (all of them when every chart restarts at its first).
 _FROM_START = " JOIN _trend_start st ON st.chart_id = w.chart_id AND w.sequence_number >= st.start_number"
 
-# Per recomputed ranking: a digest of its rows (count + XOR of row hashes over everything a stored row is
-# derived from: previous number, previous position and periods packed 20 bits each; peak key and run start),
-# so that a ranking is compared with what is stored through one number instead of a join with every stored
-# row. Nothing else is aggregated here: this pass runs over every entry of a full recompute.
+# Per recomputed ranking: a digest of its rows (count + XOR of row hashes), so that a ranking is compared
+# with what is stored through one number instead of a join with every stored row. This pass runs over every
+# entry of a full recompute, so it is ONE window level over one sort (chart, track, sequence) with ROWS frames
+# (no peer checks) and one hash call per row: a stored row is fully determined by the track, its position,
+# its previous position, the peak key and the set of earlier sequence numbers of the track on the chart,
+# which ``history`` (running XOR of their hashes) stands for. That set gives the previous number, the periods
+# on chart and the streak's start, so they need no second window level here (only the insert of changed rows
+# computes them).
 _DIGESTS_SQL = """
 CREATE TEMP TABLE _trend_digests ON COMMIT DROP AS
 SELECT w.ranking_id, count(*)::integer AS entries,
        bit_xor(hashint8extended(
-           (coalesce(w.previous_number, 0) << 40) | (coalesce(w.previous_position, 0)::bigint << 20)
-               | w.periods_on_chart,
-           hashint8extended((w.peak_key << 20) | w.run_start, hashint8extended(w.track_id, w.position))
+           (w.peak_key << 20) | coalesce(w.previous_position, 0),
+           w.history # w.track_id # (w.position::bigint << 40)
        )) AS digest
-FROM ({windowed}) w{from_start}
+FROM (
+    SELECT x.chart_id, x.sequence_number, x.ranking_id, x.position, x.track_id,
+           lag(x.position) OVER h AS previous_position,
+           min((x.position::bigint << 20) | x.sequence_number) OVER h AS peak_key,
+           bit_xor(hashint8(x.sequence_number)) OVER h AS history
+    FROM ({entries}) x
+    WINDOW h AS (PARTITION BY x.chart_id, x.track_id ORDER BY x.sequence_number
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+) w{from_start}
 GROUP BY w.ranking_id
 """
 
@@ -276,7 +289,7 @@ def refresh_chart_trends(
         ).fetchall()
         recomputed = len(days)
         windowed = _WINDOWED_SQL.format(entries=entries_sql)
-        cur.execute(_DIGESTS_SQL.format(windowed=windowed, from_start="" if from_first else _FROM_START))
+        cur.execute(_DIGESTS_SQL.format(entries=entries_sql, from_start="" if from_first else _FROM_START))
         cur.execute(_CHANGED_SQL)
         changed = cur.rowcount
         deleted = written = 0

@@ -688,3 +688,20 @@ class SoundchartsClient:
                 for point in page.items:
                     points.setdefault(point.date, point)
         return sorted(points.values(), key=lambda point: point.date, reverse=True)
+
+    def get_artist_broadcast_groups(self, uuid: str, start: date, end: date) -> list[models.BroadcastGroup]:
+        """Radio spins of an artist per station over ``[start, end]`` (both included), every page.
+
+        ``/api/v2/artist/{uuid}/broadcast-groups?startDate=&endDate=`` (YYYY-MM-DD): each item is one
+        station's total over the whole period, so a daily series needs one request per day.
+        """
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        path = f"/api/v2/artist/{quote(uuid, safe='')}/broadcast-groups"
+        params = {"startDate": start.isoformat(), "endDate": end.isoformat()}
+        groups: list[models.BroadcastGroup] = []
+        model, resource = models.ArtistBroadcastGroupsPage, ("artist", uuid)
+        pages = self._pages(model, "artist_broadcast_groups", path, params, resource=resource)
+        for page in pages:
+            groups.extend(page.items)
+        return groups

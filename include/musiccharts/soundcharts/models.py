@@ -297,6 +297,29 @@ class ArtistStreamingPoint(SoundchartsModel):
     country_plots: list[dict[str, Any]] = Field(default=[], alias="countryPlots")
 
 
+class BroadcastRadio(SoundchartsModel):
+    """The radio station of a broadcast group (docs: BroadcastGroupCollectionResponse ``items[].radio``)."""
+
+    slug: str
+    name: str | None = None
+    country_code: str | None = Field(default=None, alias="countryCode")
+    country_name: str | None = Field(default=None, alias="countryName")
+    city_name: str | None = Field(default=None, alias="cityName")
+    time_zone: str | None = Field(default=None, alias="timeZone")
+    image_url: str | None = Field(default=None, alias="imageUrl")
+
+
+class BroadcastGroup(SoundchartsModel):
+    """``/api/v2/artist/{uuid}/broadcast-groups`` item: one station's spins over the WHOLE requested period.
+
+    There is no per-day breakdown: a daily figure needs a one-day request. ``playCount`` may be null (an
+    unknown count, never read as 0).
+    """
+
+    play_count: int | None = Field(alias="playCount")
+    radio: BroadcastRadio
+
+
 class TeamUsage(SoundchartsModel):
     """``/api/v2/team/usage``: the shape is not documented precisely, so everything is kept."""
 
@@ -314,6 +337,7 @@ SongAudiencePage = Collection[AudiencePoint]  # /api/v2/song/{uuid}/audience/{pl
 ArtistMetadataCollection = Collection[ArtistMetadata]  # /api/v2.9/artist/{uuid},{uuid}...
 ArtistAudiencePage = Collection[ArtistAudiencePoint]  # /api/v2/artist/{uuid}/audience/{platform}
 ArtistStreamingPage = Collection[ArtistStreamingPoint]  # /api/v2/artist/{uuid}/streaming/{platform}
+ArtistBroadcastGroupsPage = Collection[BroadcastGroup]  # /api/v2/artist/{uuid}/broadcast-groups
 
 
 # --- validation entry point --------------------------------------------------------------------------------

@@ -198,6 +198,24 @@ def _streaming_failure_threshold() -> float:
     return STREAMING_FAILURE_THRESHOLD
 
 
+def _select_missing_airplay(cadence: str, params: Any) -> list[str]:
+    from musiccharts_airflow.analytics_tasks import select_missing_airplay
+
+    return select_missing_airplay(cadence, params)
+
+
+def _fetch_airplay(cadence: str, ids: list[str], params: Any) -> dict[str, int]:
+    from musiccharts_airflow.analytics_tasks import fetch_airplay
+
+    return fetch_airplay(cadence, ids, params)
+
+
+def _airplay_limits() -> Any:
+    from musiccharts_airflow.analytics_tasks import airplay_limits
+
+    return airplay_limits()
+
+
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID_ITEMS = {"type": "string", "pattern": UUID_PATTERN}
 _DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -250,8 +268,18 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
             plan_doc="Artists whose streaming audience (monthly listeners) the period lacks, in batches.",
             fetch_doc="Every window and page of each artist's streaming audience, stored as its own series.",
         )
+        airplay = batched_fetch(
+            noun="airplay artists",  # the summary keys plans by noun: distinct from the streaming fetch
+            plan_task_id="plan_airplay_batches",
+            fetch_task_id="fetch_airplay_batch",
+            select=partial(_select_missing_airplay, cadence),
+            fetch=partial(_fetch_airplay, cadence),
+            limits=_airplay_limits,
+            plan_doc="Artists with days of the period that have no stored radio spins, in batches.",
+            fetch_doc="Each missing day's broadcast groups (every page), summed over stations and stored.",
+        )
         fetched = summarise_batches(
-            streaming, failure_threshold=_streaming_failure_threshold, task_id="summarise_fetches"
+            streaming, airplay, failure_threshold=_streaming_failure_threshold, task_id="summarise_fetches"
         )
 
         # ALL_DONE: a report over what is stored is still worth having when some fetches failed.

@@ -275,6 +275,17 @@ class SoundchartsHook(BaseHook):
         with self._airflow_errors():
             return self.get_conn().get_artist_audience(uuid, platform, start, end)
 
+    def get_artist_streaming_audience(
+        self, uuid: str, platform: str, start: date, end: date
+    ) -> list[models.ArtistStreamingPoint]:
+        with self._airflow_errors():
+            return self.get_conn().get_artist_streaming_audience(uuid, platform, start, end)
+
+    def get_artist_broadcast_groups(self, uuid: str, start: date, end: date) -> list[models.BroadcastGroup]:
+        """Spins per radio station over ``[start, end]``, every page (``broadcast-groups``)."""
+        with self._airflow_errors():
+            return self.get_conn().get_artist_broadcast_groups(uuid, start, end)
+
     def get_team_usage(self) -> models.TeamUsage:
         with self._airflow_errors():
             return self.get_conn().get_team_usage()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
 import numpy as np
 import psycopg
@@ -189,3 +190,48 @@ def test_performance_dag_fetches_missing_streaming_audience_first(analytics_dags
     calls_before = sim.state.call_count("artist_streaming")
     assert dag.test(run_conf=conf).state == "success"
     assert sim.state.call_count("artist_streaming") == calls_before  # nothing missing any more: no call
+
+
+def test_performance_dag_fetches_missing_airplay_every_page_and_reports_it(
+    analytics_dags, analytics_env, sim
+):
+    # Simulator spins (see test_airplay.py): artist 7 on 245 stations, a day's total 366 + (ordinal + 3) % 4;
+    # 2026-10-05 has ordinal % 4 == 2, so the week reads 367, 368, 369, 366, 367, 368, 369 (sum 2574).
+    dsn, _ = analytics_env
+    artist_uuid = sim.catalogue.artist_uuid(7)
+    with psycopg.connect(dsn) as conn:
+        artist_id = conn.execute(
+            "INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated') RETURNING id", (artist_uuid,)
+        ).fetchone()[0]
+        # One day already stored: it is not fetched again.
+        conn.execute(
+            "INSERT INTO artist_airplay (artist_id, date, play_count) VALUES (%s, '2026-10-08', 366)",
+            (artist_id,),
+        )
+    dag = analytics_dags.get_dag("analytics_performance_weekly")
+    # Every Param named: the module's DAG objects are shared, and the by-hand test's track_uuids would linger.
+    conf = {
+        "period_start": "2026-10-05",
+        "period_end": "2026-10-11",
+        "artist_uuids": [artist_uuid],
+        "track_uuids": [],
+        "platforms": [],
+    }
+
+    run = dag.test(run_conf=conf)
+
+    assert run.state == "success"
+    with psycopg.connect(dsn) as conn:
+        stored = conn.execute("SELECT date, play_count FROM artist_airplay ORDER BY date").fetchall()
+        report = conn.execute(
+            "SELECT start_value, end_value, difference, growth_pct, average, peak, points FROM performance_reports"
+            " WHERE entity_type = 'artist' AND platform = 'airplay'"
+        ).fetchone()
+    assert [count for _, count in stored] == [367, 368, 369, 366, 367, 368, 369]
+    # 6 missing days x 2 pages each (183 or 184 stations that played, at most 100 a page)
+    assert sim.state.call_count("artist_broadcast_groups") == 12
+    # growth 2 / 367 = 0.5450 %, average 2574 / 7 = 367.7143
+    assert report == (367, 369, 2, Decimal("0.5450"), Decimal("367.7143"), 369, 7)
+    calls_before = sim.state.call_count("artist_broadcast_groups")
+    assert dag.test(run_conf=conf).state == "success"
+    assert sim.state.call_count("artist_broadcast_groups") == calls_before  # nothing missing any more

@@ -227,3 +227,24 @@ def test_deleted_ranking_takes_its_trend_rows_and_the_next_one_is_recomputed(cle
     assert not [key for key in current if key[0] == 2]
     # Song 1 was on D1 and D3 with D2 gone: no longer a re-entry, a faller from 2 on a three-ranking streak.
     assert current[(3, 1)] == (3, "faller", 1, 2, 1, 0, 3, 3)
+
+
+def test_an_earlier_reload_that_only_moves_a_later_streak_start_rewrites_that_ranking(clean_product_db):
+    # Song 9 on D0, D1, D3, D4 (a streak of 2 at D4). Reloading D1 without it and D2 with it changes nothing
+    # at D4 but where the streak began (D2, a streak of 3): same position, previous position, previous
+    # ranking, periods and peak, so only the streak tells the stored D4 row is stale.
+    for index, songs in enumerate([[1, 9], [1, 9], [1], [1, 9], [1, 9]]):
+        load_day(clean_product_db, index, songs)
+    refresh(clean_product_db)
+    assert trends(clean_product_db)[(4, 9)] == (2, "unchanged", 0, 2, 2, 0, 4, 2)
+
+    load_day(clean_product_db, 1, [1])
+    load_day(clean_product_db, 2, [1, 9])  # song 1 keeps position 1 throughout: its rows do not change
+    refresh(clean_product_db)
+
+    assert trends(clean_product_db)[(4, 9)] == (2, "unchanged", 0, 2, 2, 0, 4, 3)
+    incremental = trends(clean_product_db)
+    with connect(clean_product_db) as conn:
+        conn.execute("TRUNCATE chart_trend_entries, chart_trend_rankings")
+    refresh(clean_product_db)
+    assert trends(clean_product_db) == incremental  # the same as computed from scratch
