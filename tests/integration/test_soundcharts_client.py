@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
@@ -329,6 +331,28 @@ class TestSoundchartsClient:
             client.get_chart_ranking("global-28")
         assert sim_now.state.counts_by_endpoint() == {"usage": 1}
         assert sim_now.state.quota_remaining == 9
+
+    def test_threads_sharing_a_fresh_client_wait_for_its_one_quota_probe(self, sim_now, clock) -> None:
+        # The history import fetches through one client from several threads at once: below the floor,
+        # none of them may send a billable call while the first one's probe is still out.
+        sim_now.state.set_quota(9)
+        client = SoundchartsClient(
+            sim_now.base_url, sim_now.app_id, sim_now.api_key, quota_floor=10, sleep=clock.sleep
+        )
+        uuids = [sim_now.catalogue.song_uuid(5_000 + index) for index in range(6)]
+        start_together = threading.Barrier(len(uuids))
+
+        def fetch(uuid: str) -> str:
+            start_together.wait()
+            try:
+                client.get_song(uuid)
+            except SoundchartsQuotaExhausted:
+                return "refused"
+            return "sent"
+
+        with ThreadPoolExecutor(max_workers=len(uuids)) as pool:
+            assert list(pool.map(fetch, uuids)) == ["refused"] * len(uuids)
+        assert sim_now.state.counts_by_endpoint() == {"usage": 1}
 
     def test_quota_429_raises_quota_exhausted(self, client, sim_now, clock) -> None:
         sim_now.state.set_quota(0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -215,6 +216,10 @@ class SoundchartsClient:
         #: Last ``x-quota-remaining`` seen (None until a response carried it).
         self.quota_remaining: int | None = None
         self._quota_probed = False
+        self._quota_probe_done = False
+        # The history import fetches through one client from several threads: one probe for all of them.
+        # Re-entrant because the probe's own request passes through the same check.
+        self._quota_probe_lock = threading.RLock()
         self._session = session or requests.Session()
         self._session.headers.update({"x-app-id": app_id, "x-api-key": api_key, "Accept": "application/json"})
 
@@ -558,11 +563,17 @@ class SoundchartsClient:
         bounded by ``max_rate_limit_wait`` in all, without using up a retry) or transient (retry after an
         exponential backoff, at most ``max_retries`` times). Everything else raises from the attempt.
         """
-        if self.quota_floor > 0 and self.quota_remaining is None and not self._quota_probed:
+        if self.quota_floor > 0 and self.quota_remaining is None and not self._quota_probe_done:
             # Other tasks may have spent the quota since this client was built: learn where it stands from
             # the free usage endpoint (its response carries x-quota-remaining too) before the first call.
-            self._quota_probed = True
-            self._request("usage", USAGE_PATH)
+            # Threads sharing this client wait for that answer rather than send billable calls blind.
+            with self._quota_probe_lock:
+                if not self._quota_probed:
+                    self._quota_probed = True  # set first: the probe itself goes through this method
+                    try:
+                        self._request("usage", USAGE_PATH)
+                    finally:
+                        self._quota_probe_done = True
         self._check_quota_floor(path)
         failures = 0
         rate_limited_for = 0.0
