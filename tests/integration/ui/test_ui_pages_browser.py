@@ -284,8 +284,13 @@ def test_fraud_page_lists_flags_with_evidence_and_links(api_server, page_for, co
     page = page_for(color_scheme=color_scheme)
     open_plugin_page(page, api_server["url"], "fraud")
     rows = page.locator("#flags tbody tr")
-    assert rows.count() == 3
-    first = rows.nth(0)
+    assert rows.count() == 4
+    # The critical song analysis (fraud_flag_view's ACRCloud rows) links to its analysis.
+    risk = rows.nth(0)
+    assert risk.locator("td").nth(0).inner_text() == "98.0"
+    assert "critical" in risk.inner_text()
+    assert risk.locator("a[href*='analyses?song=']").count() == 1
+    first = rows.nth(1)
     assert first.locator("td").nth(0).inner_text() == "92.5"
     assert "z score" in first.inner_text() and "9.1" in first.inner_text()
     assert first.locator(f"a[href$='track?uuid={ui_seed.track_uuid(1)}']").count() == 1

@@ -26,20 +26,28 @@ def test_anonymous_requests_are_refused(api_client, path):
 # --- fraud and risk ---------------------------------------------------------------------------------------
 
 
-def test_flags_are_listed_best_first_with_evidence_entity_and_run(api_client, as_viewer):
+def test_flags_are_listed_best_first_with_evidence_entity_and_run(api_client, as_viewer, ui_environment):
     body = api_client.get(PREFIX + "/api/fraud-flags", headers=as_viewer).json()
-    assert body["total"] == 3 and body["hidden_sources"] == []
-    top = body["flags"][0]
+    assert body["total"] == 4 and body["hidden_sources"] == []
+    assert [flag["score"] for flag in body["flags"]] == [98.0, 92.5, 61.0, 40.0]
+    # The critical song analysis joins the audience flags through fraud_flag_view (migration 0009).
+    risk = body["flags"][0]
+    assert (risk["source"], risk["detector"], risk["entity_type"]) == ("acrcloud_analysis", "acrcloud_risk", "song")
+    assert (risk["entity_id"], risk["entity_name"]) == (ui_environment["songs"]["Copied Song"], "Copied Song")
+    assert risk["evidence"]["risk_level"] == "critical"
+    assert risk["evidence"]["isrcs"] == ["QZ0000000001"]
+    assert (risk["dag_id"], risk["task_id"]) == ("analyze_songs", "analyze_song")
+    top = body["flags"][1]
     assert (top["detector"], top["platform"], top["score"]) == ("burst_revert", "spotify", 92.5)
     assert top["evidence"] == {"z_score": 9.1, "peak_day": "d-3"}
     assert (top["entity_uuid"], top["entity_name"]) == (ui_seed.track_uuid(1), "Song 1")
     assert (top["dag_id"], top["task_id"]) == ("analytics_fraud_detection", "score")
     assert top["run_id"] == ui_seed.RISK_RUNS["analytics_fraud_detection"]
-    assert [flag["score"] for flag in body["flags"]] == [92.5, 61.0, 40.0]
-    artist_flag = body["flags"][2]
+    artist_flag = body["flags"][3]
     assert (artist_flag["entity_type"], artist_flag["entity_name"]) == ("artist", "Artist 3")
     facets = {(f["detector"], f["platform"]): f["flags"] for f in body["facets"]}
     assert facets == {
+        ("acrcloud_risk", "acrcloud"): 1,
         ("burst_revert", "spotify"): 1,
         ("plateau", "youtube"): 1,
         ("burst_revert", "instagram"): 1,
@@ -50,13 +58,14 @@ def test_flags_are_listed_best_first_with_evidence_entity_and_run(api_client, as
     ("params", "scores"),
     [
         ({"detector": "burst_revert"}, [92.5, 40.0]),
-        ({"min_score": 50}, [92.5, 61.0]),
+        ({"min_score": 50}, [98.0, 92.5, 61.0]),
         ({"platform": ["youtube", "instagram"]}, [61.0, 40.0]),
         ({"source": "soundcharts_audience", "entity_type": "artist"}, [40.0]),
-        ({"source": "acrcloud_analysis"}, []),
+        ({"source": "acrcloud_analysis"}, [98.0]),
+        ({"detector": "acrcloud_risk", "min_score": 99}, []),
         # Windows: the spotify flag ends 3 days ago, youtube 8, instagram 20.
         ({"to": "2000-01-01"}, []),
-        ({"limit": 1, "offset": 1}, [61.0]),
+        ({"limit": 1, "offset": 1}, [92.5]),
     ],
 )
 def test_flag_filters(api_client, as_viewer, params, scores):
@@ -70,8 +79,8 @@ def test_flag_date_window_keeps_overlapping_windows(api_client, as_viewer):
 
     first = (ui_seed.today() - timedelta(days=10)).isoformat()
     body = api_client.get(PREFIX + "/api/fraud-flags", params={"from": first}, headers=as_viewer).json()
-    assert [flag["platform"] for flag in body["flags"]] == ["spotify", "youtube"]
-    assert body["total"] == 2
+    assert [flag["platform"] for flag in body["flags"]] == ["acrcloud", "spotify", "youtube"]
+    assert body["total"] == 3
 
 
 @pytest.mark.parametrize(
@@ -156,7 +165,7 @@ def test_dashboard_sync_alerts_and_backup(api_client, as_viewer, ui_environment)
     alerts = body["alerts"]
     assert [i["check_name"] for i in alerts["health_incidents"]] == ["redis.ping"]
     # Flags of the last 7 days: the spotify one (3 days old); the others are 8 and 20 days old.
-    assert alerts["fraud"]["flags"] == 1 and alerts["fraud"]["max_score"] == 92.5
+    assert alerts["fraud"]["flags"] == 2 and alerts["fraud"]["max_score"] == 98.0
     assert alerts["failed_analyses"] == 1
     backup = body["backup"]
     assert backup["latest"]["name"] == ui_environment["backup_name"]

@@ -292,7 +292,7 @@ def seed_risk_data(dsn: str) -> dict[str, int]:
                     analysis_id,
                     "critical" if copied else "low",
                     "exact" if copied else "no_match",
-                    0.98 if copied else 0.9,
+                    98.0 if copied else 0.0,  # 0-100, as the risk report computes it
                     ["exact match of a catalogue recording"] if copied else [],
                     "Exact match: Song 1 by Artist 1" if copied else "No match found",
                     ["do not release"] if copied else [],

@@ -192,14 +192,19 @@ def fraud_flags(
     return body
 
 
-def _entity_names(cur, rows: list[dict]) -> dict[tuple[str, int], tuple[str, str]]:
-    """(entity type, id) -> (uuid, name) of the tracks and artists of one page of flags."""
+def _entity_names(cur, rows: list[dict]) -> dict[tuple[str, int], tuple[str | None, str]]:
+    """(entity type, id) -> (uuid, name) of the tracks, artists and songs of one page of flags."""
     names: dict[tuple[str, int], tuple[str, str]] = {}
     for entity_type, table in (("track", "tracks"), ("artist", "artists")):
         ids = sorted({row["entity_id"] for row in rows if row["entity_type"] == entity_type})
         if ids:
             cur.execute(f"SELECT id, uuid, name FROM {table} WHERE id = ANY(%s)", (ids,))
             names.update({(entity_type, row["id"]): (row["uuid"], row["name"]) for row in cur})
+    # Song-analysis risk rows name the uploaded song; songs have no uuid, the page links them by id.
+    song_ids = sorted({row["entity_id"] for row in rows if row["entity_type"] == "song"})
+    if song_ids:
+        cur.execute("SELECT id, title FROM songs WHERE id = ANY(%s)", (song_ids,))
+        names.update({("song", row["id"]): (None, row["title"]) for row in cur})
     return names
 
 
