@@ -32,7 +32,11 @@ def test_flags_are_listed_best_first_with_evidence_entity_and_run(api_client, as
     assert [flag["score"] for flag in body["flags"]] == [98.0, 92.5, 61.0, 40.0]
     # The critical song analysis joins the audience flags through fraud_flag_view (migration 0009).
     risk = body["flags"][0]
-    assert (risk["source"], risk["detector"], risk["entity_type"]) == ("acrcloud_analysis", "acrcloud_risk", "song")
+    assert (risk["source"], risk["detector"], risk["entity_type"]) == (
+        "acrcloud_analysis",
+        "acrcloud_risk",
+        "song",
+    )
     assert (risk["entity_id"], risk["entity_name"]) == (ui_environment["songs"]["Copied Song"], "Copied Song")
     assert risk["evidence"]["risk_level"] == "critical"
     assert risk["evidence"]["isrcs"] == ["QZ0000000001"]
