@@ -194,7 +194,7 @@ def fraud_flags(
 
 def _entity_names(cur, rows: list[dict]) -> dict[tuple[str, int], tuple[str | None, str]]:
     """(entity type, id) -> (uuid, name) of the tracks, artists and songs of one page of flags."""
-    names: dict[tuple[str, int], tuple[str, str]] = {}
+    names: dict[tuple[str, int], tuple[str | None, str]] = {}
     for entity_type, table in (("track", "tracks"), ("artist", "artists")):
         ids = sorted({row["entity_id"] for row in rows if row["entity_type"] == entity_type})
         if ids:
