@@ -84,6 +84,7 @@ def encode_audio(wav: bytes, encoding: str) -> bytes:
     import wave
 
     import av
+    from av.audio.stream import AudioStream
 
     container_format, codec, bit_rate = ENCODINGS[encoding]
     with wave.open(io.BytesIO(wav), "rb") as reader:
@@ -94,6 +95,7 @@ def encode_audio(wav: bytes, encoding: str) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container_format) as output:
         stream = output.add_stream(codec, rate=rate)
+        assert isinstance(stream, AudioStream)  # an audio codec gives an audio stream
         stream.layout = "mono"
         if bit_rate:
             stream.bit_rate = bit_rate

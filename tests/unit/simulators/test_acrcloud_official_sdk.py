@@ -106,7 +106,9 @@ def test_official_sdk_identifies_a_recording_unchanged(acr_tls, encoding):
 
 def test_official_sdk_sees_the_documented_error_codes(acr_tls):
     audio = recording_wav(RecordingKind.ORIGINAL, SONG, 20)
-    wrong_secret = json.loads(recognizer(acr_tls, access_secret="x" * 32).recognize_audio_buffer(audio, 0, 10))
+    wrong_secret = json.loads(
+        recognizer(acr_tls, access_secret="x" * 32).recognize_audio_buffer(audio, 0, 10)
+    )
     assert wrong_secret["status"]["code"] == 3014
     unknown_key = json.loads(recognizer(acr_tls, access_key="nobody").recognize_audio_buffer(audio, 0, 10))
     assert unknown_key["status"]["code"] == 3001
