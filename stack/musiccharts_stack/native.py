@@ -220,10 +220,11 @@ class NativeStack:
 
     def acrcloud_callback_token(self) -> str:
         """The secret of the ACRCloud callback URL: as configured, else generated once for this workdir."""
-        configured = self.extra_env.get("ACRCLOUD_CALLBACK_TOKEN") or os.environ.get("ACRCLOUD_CALLBACK_TOKEN")
+        name = "ACRCLOUD_CALLBACK_TOKEN"
+        configured = self.extra_env.get(name) or os.environ.get(name)
         if configured:
             return configured
-        return load_or_create_secrets(self.workdir / "secrets.env", APP_SECRET_VARS)["ACRCLOUD_CALLBACK_TOKEN"]
+        return load_or_create_secrets(self.workdir / "secrets.env", APP_SECRET_VARS)[name]
 
     def _acrcloud_simulator_environment(self) -> dict[str, str]:
         if not (self.simulator_port and self.acrcloud_simulator_port):

@@ -34,9 +34,7 @@ def acr_for_stack(stack: E2EStack) -> Iterator[AcrSimulatorServer]:
         "acrcloud_default": {
             "host": server.base_url,
             "password": server.bearer_token,
-            "extra": json.dumps(
-                common | {"container_id": server.container_id, "callback_token": token}
-            ),
+            "extra": json.dumps(common | {"container_id": server.container_id, "callback_token": token}),
         },
         "acrcloud_identify": {
             "host": server.base_url,

@@ -70,8 +70,13 @@ def test_acrcloud_callback_token_is_generated_once_per_workdir_unless_configured
     assert stack.environment()["ACRCLOUD_CALLBACK_TOKEN"] == token
     # The shared Airflow secrets live in the same file and are untouched by it.
     assert set(load_or_create_secrets(tmp_path / "secrets.env")) == set(SHARED_SECRET_VARS)
-    assert NativeStack(workdir=tmp_path / "other", postgres=PostgresParts("x")).acrcloud_callback_token() != token
+    assert (
+        NativeStack(workdir=tmp_path / "other", postgres=PostgresParts("x")).acrcloud_callback_token()
+        != token
+    )
     # A configured token wins (a deployment whose real container already calls a URL).
     monkeypatch.setenv("ACRCLOUD_CALLBACK_TOKEN", "configured-token")
     assert stack.acrcloud_callback_token() == "configured-token"
-    assert stack.environment()["ACRCLOUD_SIMULATOR_CALLBACK_URL"].endswith("/acrcloud/callback/configured-token")
+    assert stack.environment()["ACRCLOUD_SIMULATOR_CALLBACK_URL"].endswith(
+        "/acrcloud/callback/configured-token"
+    )
