@@ -164,7 +164,7 @@ def _cut_compressed(data: bytes, *, seconds: float, max_bytes: int, offset_secon
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
-                raise AudioProblem(f"the {_FORMAT_NAMES[_sniff(data) or 'mp3']} file holds no audio stream")
+                raise AudioProblem("the file holds no audio stream")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             # Decode only as far as the sample reaches; a long file is never decoded whole.
             for frame in container.decode(container.streams.audio[0]):
