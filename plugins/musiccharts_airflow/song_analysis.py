@@ -4,8 +4,9 @@ Per song (one mapped task instance, labelled by the song's title):
 
 1. ``execute`` (worker): open or reopen the song's analysis; read the audio through ``ObjectStoragePath``
    (local files by default, any fsspec URL in production); refuse empty, oversized, unknown or corrupt
-   files for this song only; upload to File Scanning unless the analysis already has a file (an upload
-   whose answer was lost is found again by its unique name); identify a <= 12 s sample; then **defer**.
+   files for this song only; cut a <= 12 s identification sample by decoding (WAV, MP3, FLAC, Ogg, M4A);
+   upload to File Scanning unless the analysis already has a file (an upload whose answer was lost is
+   found again by its unique name); identify the sample; then **defer**.
 2. The wait runs on the triggerer (:class:`AcrCloudScanTrigger`): no worker slot, no pool slot.
 3. ``execute_complete`` (worker): read the results (from the callback already stored, else one GET),
    store every match, link matches to catalogue tracks by ISRC, store AI detection, build the risk
@@ -163,16 +164,22 @@ class AnalyzeSongOperator(BaseOperator):
                 info = inspect_audio(audio, max_bytes=config.audio.max_file_bytes)
             except AudioProblem as problem:
                 self._fail(song_id, str(problem))
-            if analysis.file_id is None:
-                self._upload(fs_hook, analysis, audio, info, config)
-            if analysis.identification is None:
-                if info.decodable:
+            sample = None
+            if analysis.identification is None and info.decodable:
+                # Cut before uploading: audio that cannot be decoded fails here, before any ACRCloud call.
+                try:
                     sample = cut_identification_sample(
                         audio,
                         seconds=config.identification.sample_seconds,
                         max_bytes=config.identification.max_sample_bytes,
                         offset_seconds=config.identification.sample_offset_seconds,
                     )
+                except AudioProblem as problem:
+                    self._fail(song_id, str(problem))
+            if analysis.file_id is None:
+                self._upload(fs_hook, analysis, audio, info, config)
+            if analysis.identification is None:
+                if sample is not None:
                     body = AcrCloudIdentificationHook(self.identify_conn_id).identify(sample)
                 else:
                     body = {"skipped": f"no local decoder for {info.format}: identification sample not cut"}

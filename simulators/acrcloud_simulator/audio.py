@@ -5,7 +5,9 @@ The simulator cannot fingerprint real music. Instead every second of a synthetic
 CRC-32 of those; the rest of the second is a tone whose pitch depends on the recording. Recognising a file
 is then reading the headers back: deterministic (the same audio always gives the same matches), robust to
 cutting the file at any sample (the reader finds the block alignment), and audio that carries no headers
-(any real recording) is simply not recognised.
+(any real recording) is simply not recognised. Uploads and samples in other formats (MP3, FLAC, Ogg, M4A)
+are decoded with PyAV (FFmpeg) first, as ACRCloud accepts them: lossless and AAC/Opus encodings keep the
+headers readable; MP3's smearing of single samples does not, so an MP3 of a reference is not recognised.
 
 Both the simulator (to recognise uploads) and the tests/benchmarks (to build files) use this module.
 """
@@ -103,7 +105,10 @@ def synthesize_wav(segments: Sequence[tuple[int, int, int]] | Iterable[tuple[int
 
 
 def _decode_pcm(data: bytes) -> tuple[array, int]:
-    """Mono 16-bit samples and the sample rate of a PCM WAV (first channel if several)."""
+    """Mono 16-bit samples and the sample rate of a PCM WAV (first channel if several), or of any other
+    file FFmpeg decodes (MP3, FLAC, Ogg, M4A: ACRCloud accepts them all), when PyAV is installed."""
+    if data[:4] != b"RIFF":
+        return _decode_with_ffmpeg(data)
     try:
         with wave.open(io.BytesIO(data), "rb") as reader:
             channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
@@ -116,6 +121,30 @@ def _decode_pcm(data: bytes) -> tuple[array, int]:
     samples.frombytes(frames[: len(frames) - len(frames) % 2])
     if channels > 1:
         samples = samples[::channels]
+    return samples, rate
+
+
+def _decode_with_ffmpeg(data: bytes) -> tuple[array, int]:
+    try:
+        import av
+    except ImportError as error:
+        raise AudioDecodeError("not a PCM WAV file (and no decoder for other formats)") from error
+    samples = array("h")
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                raise AudioDecodeError("no audio stream")
+            stream = container.streams.audio[0]
+            # ACRCloud fingerprints 8 kHz mono; Opus, for one, always decodes at 48 kHz.
+            rate = SAMPLE_RATE
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+            for frame in container.decode(stream):
+                for converted in resampler.resample(frame):
+                    samples.frombytes(bytes(converted.planes[0])[: converted.samples * 2])
+            for converted in resampler.resample(None):
+                samples.frombytes(bytes(converted.planes[0])[: converted.samples * 2])
+    except av.FFmpegError as error:
+        raise AudioDecodeError(f"cannot decode the file: {error}") from error
     return samples, rate
 
 
@@ -138,9 +167,10 @@ def _header_at(samples: array, start: int) -> tuple[int, int] | None:
 
 
 def read_marks(data: bytes) -> tuple[list[BlockMark], float]:
-    """Every recognised second of a WAV file and the file's duration in seconds.
+    """Every recognised second of an audio file and the file's duration in seconds.
 
-    Raises :class:`AudioDecodeError` for bytes that are not a readable PCM WAV.
+    Raises :class:`AudioDecodeError` for bytes that are neither a readable PCM WAV nor audio FFmpeg
+    decodes.
     """
     samples, rate = _decode_pcm(data)
     duration = len(samples) / rate if rate else 0.0

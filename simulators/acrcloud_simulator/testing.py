@@ -11,7 +11,7 @@ from acrcloud_simulator.catalogue import RecordingKind, recording_id
 from acrcloud_simulator.state import AcrState
 from soundcharts_simulator.testing import LoopbackAppServer
 
-__all__ = ["AcrSimulatorServer", "recording_wav"]
+__all__ = ["ENCODINGS", "AcrSimulatorServer", "encode_audio", "recording_wav"]
 
 
 class AcrSimulatorServer(LoopbackAppServer):
@@ -23,10 +23,10 @@ class AcrSimulatorServer(LoopbackAppServer):
 
     server_name = "ACRCloud simulator"
 
-    def __init__(self, **state_options: Any) -> None:
+    def __init__(self, *, tls: tuple[str, str] | None = None, **state_options: Any) -> None:
         self.state = AcrState(**state_options)
         self.catalogue = self.state.catalogue
-        super().__init__(create_app(self.state))
+        super().__init__(create_app(self.state), tls=tls)
 
     @property
     def access_key(self) -> str:
@@ -67,3 +67,40 @@ class AcrSimulatorServer(LoopbackAppServer):
 def recording_wav(kind: RecordingKind, song_id: int, seconds: int = 30, first_block: int = 0) -> bytes:
     """A synthetic WAV of ``seconds`` of one recording (``kind`` of Soundcharts song ``song_id``)."""
     return synthesize_wav([(recording_id(kind, song_id), first_block, seconds)])
+
+
+#: Compressed encodings tests can make of a recording: name -> (container format, codec, bit rate).
+ENCODINGS: dict[str, tuple[str, str, int | None]] = {
+    "flac": ("flac", "flac", None),
+    "mp3": ("mp3", "libmp3lame", 128_000),
+    "ogg": ("ogg", "libopus", 64_000),
+    "m4a": ("ipod", "aac", 128_000),
+}
+
+
+def encode_audio(wav: bytes, encoding: str) -> bytes:
+    """``wav`` (mono 16-bit PCM) re-encoded as ``encoding`` (a key of :data:`ENCODINGS`) with PyAV."""
+    import io
+    import wave
+
+    import av
+    from av.audio.stream import AudioStream
+
+    container_format, codec, bit_rate = ENCODINGS[encoding]
+    with wave.open(io.BytesIO(wav), "rb") as reader:
+        rate, pcm = reader.getframerate(), reader.readframes(reader.getnframes())
+    source = av.AudioFrame(format="s16", layout="mono", samples=len(pcm) // 2)
+    source.planes[0].update(pcm)
+    source.sample_rate = rate
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container_format) as output:
+        stream = output.add_stream(codec, rate=rate)
+        assert isinstance(stream, AudioStream)  # an audio codec gives an audio stream
+        stream.layout = "mono"
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
+        for frame in [*resampler.resample(source), *resampler.resample(None)]:
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+    return buffer.getvalue()

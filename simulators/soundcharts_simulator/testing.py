@@ -28,24 +28,39 @@ class LoopbackAppServer:
     #: Names the server in its thread and in its errors.
     server_name = "simulator"
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, tls: tuple[str, str] | None = None) -> None:
         self.app = app
+        #: (certificate file, key file): serve HTTPS, for clients that only speak https://<host>.
+        self.tls = tls
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
 
     @property
-    def base_url(self) -> str:
+    def host(self) -> str:
+        """``127.0.0.1:<port>``, for clients configured with a host rather than a URL."""
         if self.port is None:
             raise RuntimeError(f"the {self.server_name} is not running")
-        return f"http://127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     def start(self) -> Self:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        certfile, keyfile = self.tls or (None, None)
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run,

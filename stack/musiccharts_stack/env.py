@@ -51,6 +51,13 @@ SECRET_GENERATORS = {
 }
 
 
+#: The product's own secrets, generated per deployment and kept in the same file as the shared ones. The
+#: ACRCloud callback token is the only thing that authenticates a File Scanning callback (ACRCloud signs
+#: nothing), so it must be unguessable and differ between deployments; airflow_settings.yaml requires it.
+APP_SECRET_VARS = ("ACRCLOUD_CALLBACK_TOKEN",)
+APP_SECRET_GENERATORS = {"ACRCLOUD_CALLBACK_TOKEN": lambda: secrets.token_urlsafe(32)}
+
+
 def generate_secrets() -> dict[str, str]:
     """Fresh shared secrets: every component of one deployment must use the same three values."""
     return {name: generate() for name, generate in SECRET_GENERATORS.items()}
@@ -87,19 +94,20 @@ def read_env_file(path: Path) -> dict[str, str]:
     )
 
 
-def load_or_create_secrets(path: Path) -> dict[str, str]:
-    """Secrets persisted in ``path`` (0600) so a restarted stack can read what it encrypted before.
+def load_or_create_secrets(path: Path, names: tuple[str, ...] = SHARED_SECRET_VARS) -> dict[str, str]:
+    """Secrets ``names`` persisted in ``path`` (0600) so a restarted stack can read what it encrypted before.
 
-    Only a missing (or empty) secret is generated; the others are kept exactly. Rotating the Fernet key as
-    a side effect would make every stored connection unreadable.
+    Only a missing (or empty) secret is generated; the others (of any name) are kept exactly. Rotating the
+    Fernet key as a side effect would make every stored connection unreadable.
     """
+    generators = SECRET_GENERATORS | APP_SECRET_GENERATORS
     stored = read_env_file(path)
-    missing = [name for name in SHARED_SECRET_VARS if not stored.get(name)]
+    missing = [name for name in names if not stored.get(name)]
     if missing:
         for name in missing:
-            stored[name] = SECRET_GENERATORS[name]()
+            stored[name] = generators[name]()
         write_private_file(path, "".join(f"{key}={value}\n" for key, value in stored.items() if value))
-    return {name: stored[name] for name in SHARED_SECRET_VARS}
+    return {name: stored[name] for name in names}
 
 
 def mask_url_password(url: str) -> str:

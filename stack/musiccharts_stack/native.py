@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 from musiccharts_stack.env import (
+    APP_SECRET_VARS,
     REPO_ROOT,
     airflow_environment,
     load_or_create_secrets,
@@ -162,6 +163,7 @@ class NativeStack:
         }
         if self.simulator_port:
             env["SOUNDCHARTS_BASE_URL"] = f"http://127.0.0.1:{self.simulator_port}"
+        env["ACRCLOUD_CALLBACK_TOKEN"] = self.acrcloud_callback_token()
         env.update(self._acrcloud_simulator_environment())
         # Several task processes call the APIs: an in-process rate limiter is refused, never used silently.
         env.setdefault("MUSICCHARTS_RATE_LIMIT_REQUIRE_SHARED", "true")
@@ -216,11 +218,19 @@ class NativeStack:
         log.info("Soundcharts simulator on http://127.0.0.1:%d (simulated data)", self.simulator_port)
         self.start_acrcloud_simulator()
 
+    def acrcloud_callback_token(self) -> str:
+        """The secret of the ACRCloud callback URL: as configured, else generated once for this workdir."""
+        name = "ACRCLOUD_CALLBACK_TOKEN"
+        configured = self.extra_env.get(name) or os.environ.get(name)
+        if configured:
+            return configured
+        return load_or_create_secrets(self.workdir / "secrets.env", APP_SECRET_VARS)[name]
+
     def _acrcloud_simulator_environment(self) -> dict[str, str]:
         if not (self.simulator_port and self.acrcloud_simulator_port):
             return {}
         base = f"http://127.0.0.1:{self.acrcloud_simulator_port}"
-        token = os.environ.get("ACRCLOUD_CALLBACK_TOKEN") or "local-simulator-callback"
+        token = self.acrcloud_callback_token()
         return {
             "ACRCLOUD_BASE_URL": base,
             "ACRCLOUD_IDENTIFY_URL": base,
@@ -338,7 +348,9 @@ class NativeStack:
         """``source <workdir>/airflow/env.sh`` gives a shell this stack's configuration (airflow CLI)."""
         env = self.environment()
         keys = sorted(
-            k for k in env if k.startswith(("AIRFLOW", "MUSICCHARTS_", "SOUNDCHARTS_")) or k == "PYTHONPATH"
+            k
+            for k in env
+            if k.startswith(("AIRFLOW", "MUSICCHARTS_", "SOUNDCHARTS_", "ACRCLOUD_")) or k == "PYTHONPATH"
         )
         lines = [f"export {key}={shlex.quote(env[key])}" for key in keys]
         lines.append(f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH")

@@ -21,21 +21,20 @@ from tests.integration.analysis.catalogue_data import register_song, seed_catalo
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "analyze_songs"
-#: airflow_settings.yaml's default callback token (ACRCLOUD_CALLBACK_TOKEN is not set for the E2E stack).
-CALLBACK_TOKEN = "local-simulator-callback"
 
 
 @pytest.fixture
 def acr_for_stack(stack: E2EStack) -> Iterator[AcrSimulatorServer]:
+    # The stack generated its callback secret (secrets.env) and applied it to acrcloud_default: the simulated
+    # container must call back with that same token.
+    token = stack.native.acrcloud_callback_token()
     server = AcrSimulatorServer(seed=42, scan_delay=3).start()
     common = {"timeout": 10, "max_retries": 3}
     connections = {
         "acrcloud_default": {
             "host": server.base_url,
             "password": server.bearer_token,
-            "extra": json.dumps(
-                common | {"container_id": server.container_id, "callback_token": CALLBACK_TOKEN}
-            ),
+            "extra": json.dumps(common | {"container_id": server.container_id, "callback_token": token}),
         },
         "acrcloud_identify": {
             "host": server.base_url,
@@ -50,7 +49,7 @@ def acr_for_stack(stack: E2EStack) -> Iterator[AcrSimulatorServer]:
             f"/api/v2/connections/{conn_id}",
             json={"connection_id": conn_id, "conn_type": "http", **fields},
         )
-    server.state.set_callback_url(f"{stack.stack.api_url}/acrcloud/callback/{CALLBACK_TOKEN}")
+    server.state.set_callback_url(f"{stack.stack.api_url}/acrcloud/callback/{token}")
     yield server
     server.stop()
 

@@ -85,7 +85,9 @@ def snapshot(dsn: str) -> dict[str, list[tuple]]:
 
 def repository_settings_with_test_ids(environ: dict[str, str]) -> AirflowSettings:
     """The repository's own airflow_settings.yaml, every id prefixed so the test cannot clash."""
-    settings = load_settings(REPO_ROOT / "airflow_settings.yaml", environ=environ)
+    settings = load_settings(
+        REPO_ROOT / "airflow_settings.yaml", environ={"ACRCLOUD_CALLBACK_TOKEN": "test-token"} | environ
+    )
     return AirflowSettings(
         connections=tuple(c.model_copy(update={"conn_id": PREFIX + c.conn_id}) for c in settings.connections),
         pools=tuple(p.model_copy(update={"pool_name": PREFIX + p.pool_name}) for p in settings.pools),

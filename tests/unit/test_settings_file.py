@@ -19,6 +19,8 @@ from musiccharts_airflow.settings_file import (
 from tests.paths import REPO_ROOT
 
 SETTINGS_FILE = REPO_ROOT / "airflow_settings.yaml"
+#: The one variable the repository's file requires (no default): the ACRCloud callback secret.
+REQUIRED_ENV = {"ACRCLOUD_CALLBACK_TOKEN": "test-callback-token"}
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -30,8 +32,13 @@ def write(tmp_path: Path, body: str) -> Path:
 # ------------------------------------------------------------------------------- the repository's file
 
 
+def test_repository_file_requires_the_acrcloud_callback_token():
+    with pytest.raises(SettingsError, match="ACRCLOUD_CALLBACK_TOKEN is not set"):
+        load_settings(SETTINGS_FILE, environ={})
+
+
 def test_repository_file_parses_with_simulator_defaults():
-    settings = load_settings(SETTINGS_FILE, environ={})
+    settings = load_settings(SETTINGS_FILE, environ=REQUIRED_ENV)
 
     connections = {c.conn_id: c for c in settings.connections}
     assert set(connections) == {
@@ -82,8 +89,9 @@ def test_repository_file_takes_real_credentials_from_the_environment():
         "MUSICCHARTS_DB_PASSWORD": "pw",
         "MUSICCHARTS_RATE_LIMIT_REDIS_URL": "redis://redis:6379/1",
     }
-    settings = load_settings(SETTINGS_FILE, environ=environ)
+    settings = load_settings(SETTINGS_FILE, environ=REQUIRED_ENV | environ)
     connections = {c.conn_id: connection_values(c.to_connection()) for c in settings.connections}
+    assert connections["acrcloud_default"]["extra"]["callback_token"] == "test-callback-token"
     soundcharts = connections["soundcharts_default"]
     assert soundcharts["host"] == "https://customer.api.soundcharts.com"
     assert (soundcharts["login"], soundcharts["password"]) == ("my-app", "k3y-from-env")
@@ -101,7 +109,7 @@ def test_repository_file_takes_real_credentials_from_the_environment():
 def test_governance_pool_names_are_declared():
     from musiccharts_airflow.governance import ACRCLOUD_POOL, PRODUCT_DB_POOL, SOUNDCHARTS_POOL
 
-    declared = {pool.pool_name for pool in load_settings(SETTINGS_FILE, environ={}).pools}
+    declared = {pool.pool_name for pool in load_settings(SETTINGS_FILE, environ=REQUIRED_ENV).pools}
     assert {SOUNDCHARTS_POOL, ACRCLOUD_POOL, PRODUCT_DB_POOL} <= declared
 
 
@@ -452,9 +460,10 @@ def test_secret_values_are_not_quoted_in_errors(tmp_path):
 # ------------------------------------------------------------------------------------------ command line
 
 
-def test_validate_command_exit_codes(tmp_path, capsys):
+def test_validate_command_exit_codes(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ACRCLOUD_CALLBACK_TOKEN", REQUIRED_ENV["ACRCLOUD_CALLBACK_TOKEN"])
     assert main(["validate", str(SETTINGS_FILE)]) == 0
-    connections = len(load_settings(SETTINGS_FILE, environ={}).connections)
+    connections = len(load_settings(SETTINGS_FILE, environ=REQUIRED_ENV).connections)
     assert f"{connections} connections, 3 pools, 3 variables" in capsys.readouterr().out
 
     bad = write(tmp_path, "airflow:\n  pools:\n    - {pool_name: soundcharts_api, pool_slot: 0}\n")

@@ -56,3 +56,27 @@ def test_postgres_parts_from_url(url, expected):
     assert parts.url("musiccharts").endswith(
         "musiccharts" if not parts.host.startswith("/") else f"port={parts.port}"
     )
+
+
+def test_acrcloud_callback_token_is_generated_once_per_workdir_unless_configured(tmp_path, monkeypatch):
+    from musiccharts_stack.native import NativeStack
+
+    monkeypatch.delenv("ACRCLOUD_CALLBACK_TOKEN", raising=False)
+    stack = NativeStack(workdir=tmp_path, postgres=PostgresParts("127.0.0.1"))
+    token = stack.acrcloud_callback_token()
+    assert len(token) >= 40 and token != "local-simulator-callback"
+    assert stack.acrcloud_callback_token() == token  # kept in secrets.env, so a restart keeps the URL valid
+    assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
+    assert stack.environment()["ACRCLOUD_CALLBACK_TOKEN"] == token
+    # The shared Airflow secrets live in the same file and are untouched by it.
+    assert set(load_or_create_secrets(tmp_path / "secrets.env")) == set(SHARED_SECRET_VARS)
+    assert (
+        NativeStack(workdir=tmp_path / "other", postgres=PostgresParts("x")).acrcloud_callback_token()
+        != token
+    )
+    # A configured token wins (a deployment whose real container already calls a URL).
+    monkeypatch.setenv("ACRCLOUD_CALLBACK_TOKEN", "configured-token")
+    assert stack.acrcloud_callback_token() == "configured-token"
+    assert stack.environment()["ACRCLOUD_SIMULATOR_CALLBACK_URL"].endswith(
+        "/acrcloud/callback/configured-token"
+    )

@@ -47,8 +47,8 @@ class RiskConfig(_Strict):
 
 
 class ScanConfig(_Strict):
-    callback_check_seconds: float = Field(2, gt=0)
-    first_poll_seconds: float = Field(30, gt=0)
+    callback_check_seconds: float = Field(1, gt=0)
+    first_poll_seconds: float = Field(180, gt=0)
     poll_backoff_factor: float = Field(2.0, ge=1)
     max_poll_seconds: float = Field(300, gt=0)
     deadline_seconds: float = Field(7200, gt=0)

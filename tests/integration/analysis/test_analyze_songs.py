@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from acrcloud_simulator.catalogue import RecordingKind
-from acrcloud_simulator.testing import recording_wav
+from acrcloud_simulator.testing import encode_audio, recording_wav
 from tests.db_snapshot import table_snapshot
 from tests.integration.analysis.catalogue_data import register_song, seed_catalogue_track
 from tests.paths import DAGS_DIR
@@ -124,6 +124,46 @@ def test_batch_ends_with_the_right_status_matches_and_risk_and_rerun_changes_not
     analysed_rows = [row for row in before["songs"] if "analyzed" in row]
     assert all(row in after["songs"] for row in analysed_rows)
     assert song_states(dsn) == states
+
+
+def test_compressed_formats_are_decoded_for_identification_and_a_corrupt_one_fails_alone(
+    analysis_dags, analysis_connections, callback_server, acr, tmp_path
+):
+    dsn = analysis_connections
+    acr.state.set_callback_url(callback_server.url())
+    seed_catalogue_track(dsn, acr, EXACT_OWN)
+    own_artist = acr.catalogue.soundcharts.song_by_id(EXACT_OWN)["artists"][0]["name"]
+    exact = recording_wav(RecordingKind.ORIGINAL, EXACT_OWN, 20)
+    files = {
+        "flac song": (encode_audio(exact, "flac"), "song.flac"),
+        "m4a song": (encode_audio(exact, "m4a"), "song.m4a"),
+        "mp3 song": (encode_audio(recording_wav(RecordingKind.HUMAN_UNKNOWN, 21, 20), "mp3"), "song.mp3"),
+        "broken flac": (encode_audio(exact, "flac")[:12] + b"not audio " * 200, "broken.flac"),
+    }
+    song_ids = []
+    for title, (audio, name) in files.items():
+        path = tmp_path / name
+        path.write_bytes(audio)
+        song_ids.append(register_song(dsn, path, title, own_artist))
+
+    analysis_dags.dags["analyze_songs"].test(run_conf={"song_ids": song_ids})
+
+    states = song_states(dsn)
+    # The identification sample was cut from the decoded audio and matched, next to the scan's match.
+    for title in ("flac song", "m4a song"):
+        assert states[title][:4] == ("analyzed", None, "exact", "high"), title
+        assert states[title][5:7] == (2, 2), title
+    assert states["mp3 song"][:4] == ("analyzed", None, "no_match", "low")
+    assert states["broken flac"][0] == "failed"
+    assert "corrupt or unsupported FLAC file" in states["broken flac"][1]
+    # Three readable songs: three uploads and three identifications (the MP3's sample too); the corrupt
+    # file was refused before any call.
+    assert (acr.state.count("file_upload"), acr.state.count("identify")) == (3, 3)
+    with psycopg.connect(dsn) as conn:
+        skipped = conn.execute(
+            "SELECT count(*) FROM song_analyses WHERE identification ? 'skipped'"
+        ).fetchone()[0]
+    assert skipped == 0
 
 
 def test_poll_only_path_when_the_callback_never_comes(analysis_dags, analysis_connections, acr, tmp_path):

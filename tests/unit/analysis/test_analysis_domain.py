@@ -10,7 +10,7 @@ import pytest
 
 from acrcloud_simulator.audio import read_marks
 from acrcloud_simulator.catalogue import RecordingKind
-from acrcloud_simulator.testing import recording_wav
+from acrcloud_simulator.testing import encode_audio, recording_wav
 from musiccharts.analysis.audio import AudioProblem, cut_identification_sample, inspect_audio
 from musiccharts.analysis.config import ANALYSIS_FILE, load_analysis_config, parse_analysis_config
 from musiccharts.analysis.results import parse_ai_detection, parse_identification, parse_scan_results
@@ -177,9 +177,50 @@ def test_bad_files_are_refused_with_a_clear_message(data, message):
         inspect_audio(data, max_bytes=50 if message == "over the" else 10**6)
 
 
-def test_compressed_audio_is_accepted_without_a_local_sample():
-    info = inspect_audio(b"ID3\x04\x00" + b"\x00" * 100, max_bytes=10**6)
-    assert (info.format, info.decodable, info.content_type) == ("mp3", False, "audio/mpeg")
+@pytest.mark.parametrize(
+    ("encoding", "content_type", "lossless_enough"),
+    [
+        ("flac", "audio/flac", True),
+        ("ogg", "audio/ogg", True),
+        ("m4a", "audio/mp4", True),
+        # MP3 smears single samples: the simulator's per-sample marks do not survive it (real music would).
+        ("mp3", "audio/mpeg", False),
+    ],
+)
+def test_compressed_audio_is_decoded_into_a_short_identification_sample(
+    encoding, content_type, lossless_enough
+):
+    audio = encode_audio(recording_wav(RecordingKind.ORIGINAL, 77, 40), encoding)
+    info = inspect_audio(audio, max_bytes=10**8)
+    assert (info.format, info.content_type, info.decodable) == (encoding, content_type, True)
+    assert info.duration_seconds == pytest.approx(40, abs=0.5)
+    sample = cut_identification_sample(audio, seconds=12, max_bytes=5_000_000, offset_seconds=10)
+    assert len(sample) < 5_000_000
+    with wave.open(io.BytesIO(sample)) as reader:
+        assert (reader.getnchannels(), reader.getsampwidth(), reader.getframerate()) == (1, 2, 8000)
+        assert reader.getnframes() / reader.getframerate() == pytest.approx(12)
+    marks, _ = read_marks(sample)
+    if lossless_enough:
+        # Whole seconds 10..21 of the recording (a codec's priming delay may cost the block at an edge).
+        blocks = [mark.block_index for mark in marks]
+        assert set(blocks) <= set(range(10, 22)) and len(blocks) >= 11
+    else:
+        assert marks == []
+
+
+def test_compressed_sample_of_a_short_file_takes_what_there_is():
+    audio = encode_audio(recording_wav(RecordingKind.ORIGINAL, 77, 5), "flac")
+    sample = cut_identification_sample(audio, seconds=12, offset_seconds=10)
+    with wave.open(io.BytesIO(sample)) as reader:
+        assert reader.getnframes() / reader.getframerate() == pytest.approx(5)
+
+
+@pytest.mark.parametrize("encoding", ["flac", "mp3", "ogg", "m4a"])
+def test_corrupt_compressed_audio_is_refused_with_a_clear_message(encoding):
+    valid = encode_audio(recording_wav(RecordingKind.ORIGINAL, 77, 3), encoding)
+    corrupt = valid[:12] + b"\x00 not audio at all " * 40  # right magic, garbage behind it
+    with pytest.raises(AudioProblem, match=rf"(?i)corrupt or unsupported {encoding} file: \w+"):
+        inspect_audio(corrupt, max_bytes=10**6)
 
 
 def test_offsets_are_floats_whatever_the_answer_sent():

@@ -16,7 +16,7 @@ import requests
 from acrcloud_simulator.app import MAX_SAMPLE_BYTES
 from acrcloud_simulator.audio import read_marks, synthesize_wav
 from acrcloud_simulator.catalogue import RecordingKind, recording_id
-from acrcloud_simulator.testing import recording_wav
+from acrcloud_simulator.testing import encode_audio, recording_wav
 from tests.paths import RECORDED
 
 SONG = 1234
@@ -186,6 +186,18 @@ def test_ai_generated_and_error_states(acr):
     assert (
         wait_finished(acr, upload(acr, recording_wav(RecordingKind.HUMAN_UNKNOWN, 5, 5))["id"])["state"] == -1
     )
+
+
+def test_compressed_uploads_and_samples_are_decoded_as_acrcloud_does(acr):
+    flac = encode_audio(recording_wav(RecordingKind.ORIGINAL, SONG, 15), "flac")
+    scanned = wait_finished(acr, upload(acr, flac, "song.flac")["id"])
+    assert scanned["state"] == 1 and scanned["results"]["music"][0]["played_duration"] == 15
+    body = identify(acr, encode_audio(recording_wav(RecordingKind.ORIGINAL, SONG, 12), "m4a"))
+    assert body["status"]["code"] == 0 and body["metadata"]["music"]
+    # An MP3 decodes (it is no -2 decode error) but its marks do not survive the codec: no results.
+    mp3 = encode_audio(recording_wav(RecordingKind.HUMAN_UNKNOWN, SONG, 5), "mp3")
+    assert wait_finished(acr, upload(acr, mp3, "song.mp3")["id"])["state"] in (-1, 1)
+    assert wait_finished(acr, upload(acr, flac[:12] + b"garbage" * 50, "bad.flac")["id"])["state"] == -2
 
 
 def test_recorded_callback_has_the_shape_the_simulator_sends(acr):
