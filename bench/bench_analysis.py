@@ -178,7 +178,7 @@ def main() -> int:
     try:
         print(f"starting the stack in {workdir} ...", flush=True)
         stack.start()
-        acr.state.set_callback_url(f"{stack.native.api_url}/acrcloud/callback/{TOKEN}")
+        acr.state.set_callback_url(f"{stack.native.api_url}/acrcloud/callback?token={TOKEN}")
         # The acrcloud_api pool limits concurrent uploads/identifications (the rate limiter paces them);
         # twice the worker's slots keeps a queue in the broker (see PARALLELISM above).
         stack.api.call(

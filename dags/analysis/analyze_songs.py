@@ -14,7 +14,7 @@ DOC = f"""\
 Checks uploaded songs for rights risks with ACRCloud. Per song (mapped task `analyze_song`, labelled by the
 song's title): read the audio (`songs.audio_uri`, any ObjectStoragePath URL), upload it to File Scanning,
 identify a <= 12 s sample, then **defer**: the triggerer waits for the container's callback (recorded by the
-api-server plugin at `/acrcloud/callback/<token>`) or polls the file with backoff until the deadline
+api-server plugin at `/acrcloud/callback?token=<token>`) or polls the file with backoff until the deadline
 (`include/config/analysis.yaml`). Then every match is stored, linked to catalogue tracks by ISRC, and a risk
 report (exact/cover/similar/no_match; low/medium/high/critical) is written. `report` sends one notification
 for the batch.

@@ -1,12 +1,14 @@
 """The ACRCloud File Scanning callback, served by the Airflow api-server as a plugin FastAPI app.
 
 ACRCloud POSTs the scanned file (``file_id``, ``state``, ``results``) to the container's ``callback_url``
-when a scan ends. Set that URL to ``https://<api-server>/acrcloud/callback/<token>``, where ``<token>`` is
-the ``callback_token`` extra of the ``acrcloud_default`` connection: ACRCloud signs nothing, so the secret
-in the URL is what tells a real callback from anyone else's request.
+when a scan ends. Set that URL to ``https://<api-server>/acrcloud/callback?token=<token>``, where ``<token>``
+is the ``callback_token`` extra of the ``acrcloud_default`` connection: ACRCloud signs nothing, so the secret
+in the URL is what tells a real callback from anyone else's request. It travels as the ``token`` query
+parameter, not in the path, because the api-server's access log redacts secret-named query parameters but
+logs every path as it came.
 
 Every call is recorded in ``acrcloud_callbacks`` (the payload too, except for refused calls). A wrong token
-is answered 403; an unknown file id 404; a second callback for a file, or one arriving after its analysis
+(or none) is answered 403; an unknown file id 404; a second callback for a file, or one arriving after its analysis
 ended, is recorded and changes nothing (200). The waiting trigger sees an accepted callback at its next
 check and ends the wait early. The route is open (ACRCloud cannot log in to Airflow); the token guards it.
 """
@@ -18,10 +20,10 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -78,10 +80,12 @@ def create_callback_app(
     async def health() -> dict[str, str]:
         return {"status": "ready"}
 
-    @app.post("/callback/{token}")
-    async def callback(token: str, request: Request) -> JSONResponse:
+    @app.post("/callback")
+    async def callback(request: Request, token: Annotated[str | None, Query()] = None) -> JSONResponse:
         expected, dsn = await run_in_threadpool(settings.get)
-        token_valid = expected is not None and hmac.compare_digest(token.encode(), expected.encode())
+        token_valid = (
+            expected is not None and token is not None and hmac.compare_digest(token.encode(), expected.encode())
+        )
         raw = await request.body()
         payload: Any = None
         error = None

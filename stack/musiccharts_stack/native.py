@@ -235,7 +235,7 @@ class NativeStack:
             "ACRCLOUD_BASE_URL": base,
             "ACRCLOUD_IDENTIFY_URL": base,
             # The simulated container calls back the api-server's plugin route, as ACRCloud would.
-            "ACRCLOUD_SIMULATOR_CALLBACK_URL": f"{self.api_url}/acrcloud/callback/{token}",
+            "ACRCLOUD_SIMULATOR_CALLBACK_URL": f"{self.api_url}/acrcloud/callback?token={token}",
         }
 
     def start_acrcloud_simulator(self) -> None:

@@ -49,7 +49,7 @@ def acr_for_stack(stack: E2EStack) -> Iterator[AcrSimulatorServer]:
             f"/api/v2/connections/{conn_id}",
             json={"connection_id": conn_id, "conn_type": "http", **fields},
         )
-    server.state.set_callback_url(f"{stack.stack.api_url}/acrcloud/callback/{token}")
+    server.state.set_callback_url(f"{stack.stack.api_url}/acrcloud/callback?token={token}")
     yield server
     server.stop()
 

@@ -63,13 +63,15 @@ def test_acrcloud_callback_token_is_generated_once_per_workdir_unless_configured
 
     monkeypatch.delenv("ACRCLOUD_CALLBACK_TOKEN", raising=False)
     stack = NativeStack(workdir=tmp_path, postgres=PostgresParts("127.0.0.1"))
+    shared_before = load_or_create_secrets(tmp_path / "secrets.env")
     token = stack.acrcloud_callback_token()
     assert len(token) >= 40 and token != "local-simulator-callback"
     assert stack.acrcloud_callback_token() == token  # kept in secrets.env, so a restart keeps the URL valid
     assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
     assert stack.environment()["ACRCLOUD_CALLBACK_TOKEN"] == token
-    # The shared Airflow secrets live in the same file and are untouched by it.
-    assert set(load_or_create_secrets(tmp_path / "secrets.env")) == set(SHARED_SECRET_VARS)
+    # The shared Airflow secrets live in the same file and are untouched by it (values, not only names).
+    assert set(shared_before) == set(SHARED_SECRET_VARS)
+    assert load_or_create_secrets(tmp_path / "secrets.env") == shared_before
     assert (
         NativeStack(workdir=tmp_path / "other", postgres=PostgresParts("x")).acrcloud_callback_token()
         != token
@@ -78,5 +80,5 @@ def test_acrcloud_callback_token_is_generated_once_per_workdir_unless_configured
     monkeypatch.setenv("ACRCLOUD_CALLBACK_TOKEN", "configured-token")
     assert stack.acrcloud_callback_token() == "configured-token"
     assert stack.environment()["ACRCLOUD_SIMULATOR_CALLBACK_URL"].endswith(
-        "/acrcloud/callback/configured-token"
+        "/acrcloud/callback?token=configured-token"
     )

@@ -51,7 +51,7 @@ class CallbackServer:
             time.sleep(0.01)
 
     def url(self, token: str = CALLBACK_TOKEN) -> str:
-        return f"http://127.0.0.1:{self.port}/callback/{token}"
+        return f"http://127.0.0.1:{self.port}/callback?token={token}"
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -271,3 +271,29 @@ def test_callback_token_duplicates_and_unknown_files(analysis_connections, callb
         ("accepted", 200, "file-1", False),
         ("duplicate", 200, "file-1", False),
     ]
+
+
+def test_the_callback_token_stays_out_of_the_api_server_access_log(analysis_connections):
+    # The api-server logs every request through Airflow's access-log middleware: the path as it came, the
+    # query with secret-named parameters redacted. The token therefore travels as ?token=..., never the path.
+    from airflow.api_fastapi.common.http_access_log import HttpAccessLogMiddleware
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from structlog.testing import capture_logs
+
+    from musiccharts_airflow.acrcloud_callback import URL_PREFIX, create_callback_app
+    from tests.integration.analysis.conftest import CALLBACK_TOKEN
+
+    api_server = FastAPI()
+    api_server.mount(URL_PREFIX, create_callback_app())
+    api_server.add_middleware(HttpAccessLogMiddleware)
+    payload = {"file_id": "no-such-file", "state": 1, "results": {"music": []}}
+    with capture_logs() as records, TestClient(api_server) as client:
+        answered = client.post(f"{URL_PREFIX}/callback", params={"token": CALLBACK_TOKEN}, json=payload)
+        refused = client.post(f"{URL_PREFIX}/callback", params={"token": "guessed-token"}, json=payload)
+        missing = client.post(f"{URL_PREFIX}/callback", json=payload)
+    assert (answered.status_code, refused.status_code, missing.status_code) == (404, 403, 403)
+    access = [record for record in records if record.get("event") == "request finished"]
+    assert len(access) == 3
+    assert all(record["path"] == f"{URL_PREFIX}/callback" for record in access)
+    assert CALLBACK_TOKEN not in repr(records) and "guessed-token" not in repr(records)
