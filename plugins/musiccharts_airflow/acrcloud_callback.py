@@ -7,10 +7,11 @@ in the URL is what tells a real callback from anyone else's request. It travels 
 parameter, not in the path, because the api-server's access log redacts secret-named query parameters but
 logs every path as it came.
 
-Every call is recorded in ``acrcloud_callbacks`` (the payload too, except for refused calls). A wrong token
-(or none) is answered 403; an unknown file id 404; a second callback for a file, or one arriving after its analysis
-ended, is recorded and changes nothing (200). The waiting trigger sees an accepted callback at its next
-check and ends the wait early. The route is open (ACRCloud cannot log in to Airflow); the token guards it.
+Every call is recorded in ``acrcloud_callbacks`` (the payload too, except for refused calls). A wrong or
+missing token is answered 403; an unknown file id 404; a second callback for a file, or one arriving after
+its analysis ended, is recorded and changes nothing (200). The waiting trigger sees an accepted callback at
+its next check and ends the wait early. The route is open (ACRCloud cannot log in to Airflow); the token
+guards it.
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class _Settings:
             return self._token, self._dsn
 
 
+def _token_matches(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; no configured token refuses every call."""
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _record(dsn: str, **kwargs: Any):
     from musiccharts.analysis.store import record_callback
     from musiccharts.db.connection import connect
@@ -83,9 +91,7 @@ def create_callback_app(
     @app.post("/callback")
     async def callback(request: Request, token: Annotated[str | None, Query()] = None) -> JSONResponse:
         expected, dsn = await run_in_threadpool(settings.get)
-        token_valid = (
-            expected is not None and token is not None and hmac.compare_digest(token.encode(), expected.encode())
-        )
+        token_valid = _token_matches(token, expected)
         raw = await request.body()
         payload: Any = None
         error = None
