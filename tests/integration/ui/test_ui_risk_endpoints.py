@@ -40,7 +40,12 @@ def test_flags_are_listed_best_first_with_evidence_entity_and_run(api_client, as
     assert (risk["entity_id"], risk["entity_name"]) == (ui_environment["songs"]["Copied Song"], "Copied Song")
     assert risk["evidence"]["risk_level"] == "critical"
     assert risk["evidence"]["isrcs"] == ["QZ0000000001"]
-    assert (risk["dag_id"], risk["task_id"]) == ("analyze_songs", "analyze_song")
+    # The run that analysed the song, although a later-started retry run was going at the same time.
+    assert (risk["dag_id"], risk["task_id"], risk["run_id"]) == (
+        "analyze_songs",
+        "analyze_song",
+        ui_seed.ANALYSIS_RUN_ID,
+    )
     top = body["flags"][1]
     assert (top["detector"], top["platform"], top["score"]) == ("burst_revert", "spotify", 92.5)
     assert top["evidence"] == {"z_score": 9.1, "peak_day": "d-3"}

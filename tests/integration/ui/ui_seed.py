@@ -336,7 +336,11 @@ RISK_RUNS = {
     "analyze_songs": ANALYSIS_RUN_ID,
     "analytics_fraud_detection": "manual__ui-fraud-run",
     "backup_product_database": "scheduled__ui-backup-run",
+    # Overlaps the analysis run and started after it: a risk flag must still link to the run that analysed
+    # the song (song_analyses.dag_run_id), not to whichever analysis run was going at the time.
+    "retry_failed_analyses": "manual__ui-retry-run",
 }
+RISK_RUN_STARTED_DAYS_AGO = {"retry_failed_analyses": 29}
 
 
 def seed_risk_runs() -> None:
@@ -357,6 +361,6 @@ def seed_risk_runs() -> None:
                 run_type=DagRunType.MANUAL,
                 state=DagRunState.SUCCESS,
             )
-            run.start_date = now - timedelta(days=30)
+            run.start_date = now - timedelta(days=RISK_RUN_STARTED_DAYS_AGO.get(dag_id, 30))
             run.end_date = now
             session.add(run)

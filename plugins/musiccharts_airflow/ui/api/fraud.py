@@ -22,7 +22,7 @@ from musiccharts_airflow.ui.access import (
     RETRY_ANALYSIS_DAG,
     ViewerDep,
 )
-from musiccharts_airflow.ui.airflow_runs import run_at, runs_active_between
+from musiccharts_airflow.ui.airflow_runs import RunRef, run_at, runs_active_between, runs_by_id
 from musiccharts_airflow.ui.readonly_db import ProductDbDep
 
 router = APIRouter(prefix="/api/fraud-flags", tags=["fraud and risk"])
@@ -36,9 +36,10 @@ class FlagSource:
         self.task_id = task_id
 
 
+ACRCLOUD_SOURCE = "acrcloud_analysis"
 SOURCES: dict[str, FlagSource] = {
     "soundcharts_audience": FlagSource((FRAUD_DETECTION_DAG,), "score"),
-    "acrcloud_analysis": FlagSource((ANALYSIS_DAG, RETRY_ANALYSIS_DAG), "analyze_song"),
+    ACRCLOUD_SOURCE: FlagSource((ANALYSIS_DAG, RETRY_ANALYSIS_DAG), "analyze_song"),
 }
 
 
@@ -160,6 +161,7 @@ def fraud_flags(
         )
         rows = cur.fetchall()
         names = _entity_names(cur, rows)
+        analysis_runs = _analysis_runs(cur, session, rows)
         cur.execute(
             """
             SELECT source, detector, platform, count(*) AS flags FROM fraud_flag_view
@@ -175,7 +177,11 @@ def fraud_flags(
     flags = []
     for row in rows:
         flag_source = SOURCES[row["source"]]
-        run = run_at(runs_of.get(row["source"], []), row["computed_at"])
+        if row["source"] == ACRCLOUD_SOURCE:
+            analysis_id = _analysis_id(row)
+            run = analysis_runs.get(analysis_id) if analysis_id is not None else None
+        else:
+            run = run_at(runs_of.get(row["source"], []), row["computed_at"])
         uuid, name = names.get((row["entity_type"], row["entity_id"]), (None, None))
         flags.append(
             {
@@ -208,9 +214,36 @@ def _entity_names(cur, rows: list[dict]) -> dict[tuple[str, int], tuple[str | No
     return names
 
 
+def _analysis_id(row: dict) -> int | None:
+    analysis_id = (row["evidence"] or {}).get("analysis_id")
+    return int(analysis_id) if analysis_id is not None else None
+
+
+def _analysis_runs(cur, session, rows: list[dict]) -> dict[int, RunRef]:
+    """analysis id -> the run that analysed the song (``song_analyses.dag_run_id``).
+
+    Exact, where a time window would not be: a retry run and a scheduled run of the analysis DAGs overlap.
+    """
+    analysis_ids = sorted(
+        analysis_id
+        for analysis_id in {_analysis_id(row) for row in rows if row["source"] == ACRCLOUD_SOURCE}
+        if analysis_id is not None
+    )
+    if not analysis_ids:
+        return {}
+    cur.execute(
+        "SELECT id, dag_run_id FROM song_analyses WHERE id = ANY(%s) AND dag_run_id IS NOT NULL",
+        (analysis_ids,),
+    )
+    run_id_of = {row["id"]: row["dag_run_id"] for row in cur.fetchall()}
+    runs = runs_by_id(session, list(SOURCES[ACRCLOUD_SOURCE].dag_ids), sorted(set(run_id_of.values())))
+    return {analysis_id: runs[run_id] for analysis_id, run_id in run_id_of.items() if run_id in runs}
+
+
 def _runs_of_sources(session, rows: list[dict]) -> dict[str, list]:
+    """source -> runs of its DAGs active while its flags (of this page) were computed (audience flags)."""
     runs = {}
-    for name in {row["source"] for row in rows}:
+    for name in {row["source"] for row in rows} - {ACRCLOUD_SOURCE}:
         moments = [row["computed_at"] for row in rows if row["source"] == name]
         runs[name] = runs_active_between(session, list(SOURCES[name].dag_ids), min(moments), max(moments))
     return runs
