@@ -326,7 +326,20 @@ def test_analyses_page_shows_statuses_reports_and_the_failure(api_server, page_f
     assert "critical" in copied_row and "Exact match: Song 1" in copied_row and "[object" not in copied_row
     assert "critical" in page.inner_text("#report")
     assert page.locator("#matches tbody tr").count() == 1
+    assert page.inner_text("#page-range") == "1\u20134 of 4"
     screenshot(page, "analyses-light")
+    assert page.console_errors == []
+
+
+def test_analyses_page_pages_through_every_song(api_server, page_for):
+    page = page_for()
+    open_plugin_page(page, api_server["url"], "analyses?limit=3")
+    assert page.locator("#songs tbody tr").count() == 3
+    assert page.inner_text("#page-range") == "1\u20133 of 4"
+    page.click("#pager button:has-text('Next')")
+    page.wait_for_function("document.getElementById('page-range').textContent.startsWith('4\u20134')")
+    assert page.locator("#songs tbody tr").count() == 1
+    assert page.locator("#pager button:has-text('Next')").count() == 0
     assert page.console_errors == []
 
 

@@ -175,6 +175,7 @@ def test_dashboard_sync_alerts_and_backup(api_client, as_viewer, ui_environment)
     assert [i["check_name"] for i in alerts["health_incidents"]] == ["redis.ping"]
     # Flags of the last 7 days: the spotify one (3 days old); the others are 8 and 20 days old.
     assert alerts["fraud"]["flags"] == 2 and alerts["fraud"]["max_score"] == 98.0
+    assert alerts["fraud"]["days"] == 7
     assert alerts["failed_analyses"] == 1
     backup = body["backup"]
     assert backup["latest"]["name"] == ui_environment["backup_name"]

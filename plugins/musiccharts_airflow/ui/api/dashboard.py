@@ -62,6 +62,7 @@ class FraudAlerts(BaseModel):
     flags: int
     max_score: float | None
     sources: list[str]
+    days: int = Field(description="The window the flags were counted over (the alert_days parameter).")
 
 
 class Alerts(BaseModel):
@@ -175,6 +176,7 @@ def dashboard(
                 "flags": row["flags"],
                 "max_score": None if row["max_score"] is None else float(row["max_score"]),
                 "sources": sources,
+                "days": alert_days,
             }
         if ANALYSIS_DAG in readable:
             cur.execute("SELECT count(*) AS failed FROM songs WHERE status = 'failed'")

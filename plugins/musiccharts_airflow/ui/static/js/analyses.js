@@ -6,6 +6,8 @@ const table = document.getElementById("table");
 const detail = document.getElementById("detail");
 const action = document.getElementById("action");
 const counts = document.getElementById("counts");
+const pager = document.getElementById("pager");
+const PAGE = Number(MC.params.get("limit")) || 100;  // ?limit= links a smaller page
 let retryDagId = "retry_failed_analyses";
 
 function badge(value) {
@@ -97,14 +99,25 @@ function renderDetail(song) {
   detail.replaceChildren(...parts);
 }
 
-async function load() {
+function renderPager(body, offset) {
+  pager.replaceChildren();
+  if (!body.total) return;
+  pager.append(MC.el("span", { class: "muted", id: "page-range" },
+    `${MC.formatNumber(offset + 1)}–${MC.formatNumber(offset + body.songs.length)} of ${MC.formatNumber(body.total)}`));
+  if (offset > 0) pager.append(MC.el("button", { type: "button", onclick: () => load(Math.max(0, offset - PAGE)) }, "Previous"));
+  if (offset + body.songs.length < body.total) pager.append(MC.el("button", { type: "button", onclick: () => load(offset + PAGE) }, "Next"));
+}
+
+async function load(offset = 0) {
   try {
     const body = await MC.getJSON("/analyses", {
       status: form.elements.status.value, risk_level: form.elements.risk_level.value, q: form.elements.q.value,
+      limit: PAGE, offset,
     });
     retryDagId = body.retry_dag_id;
     renderCounts(body);
     renderTable(body);
+    renderPager(body, offset);
     const songId = MC.params.get("song");
     if (songId) renderDetail(await MC.getJSON(`/analyses/${encodeURIComponent(songId)}`));
     document.body.dataset.loaded = "true";
@@ -117,5 +130,5 @@ async function load() {
 for (const name of ["status", "risk_level", "q"]) {
   if (MC.params.get(name)) form.elements[name].value = MC.params.get(name);
 }
-form.addEventListener("submit", (event) => { event.preventDefault(); load(); });
+form.addEventListener("submit", (event) => { event.preventDefault(); load(0); });
 load();

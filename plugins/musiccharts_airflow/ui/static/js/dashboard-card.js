@@ -57,7 +57,7 @@ function AlertsPart({ alerts }) {
   }
   if (alerts.fraud !== null) {
     lines.push(h(Line, { key: "fraud" }, link("musiccharts/pages/fraud", `${alerts.fraud.flags} fraud flag(s)`),
-      " in 7 days", alerts.fraud.max_score === null ? "" : `, top score ${alerts.fraud.max_score}`));
+      ` in ${alerts.fraud.days} days`, alerts.fraud.max_score === null ? "" : `, top score ${alerts.fraud.max_score}`));
   }
   if (alerts.failed_analyses !== null) {
     lines.push(h(Line, { key: "analyses", tone: alerts.failed_analyses ? STATUS_COLORS.failed : undefined },
