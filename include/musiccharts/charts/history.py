@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -330,12 +331,20 @@ class _Period:
         return self.start.date().isoformat()
 
 
-def _fetch_period(api: RankingApi, period: _Period) -> RankingLoad | str:
-    """The period's checked ranking, or why it failed (runs in a fetch thread; fatal errors propagate)."""
+def _fetch_period(api: RankingApi, period: _Period, stop: threading.Event) -> RankingLoad | str | None:
+    """The period's checked ranking, or why it failed (runs in a fetch thread; fatal errors propagate).
+
+    None: not fetched, because a fatal error in another thread set ``stop`` (the call would fail alike, and
+    a quota refusal must not be answered with more calls). Threads still pick up the queued periods until
+    the main thread cancels them, so the event, not the cancellation, bounds the calls sent after it.
+    """
+    if stop.is_set():
+        return None
     try:
         ranking = api.get_chart_ranking(period.chart.slug, period.moment)
         check_fetched_ranking(period.chart, ranking, period.start, period.end, period.moment)
     except _FATAL_API_ERRORS:
+        stop.set()
         raise
     except _PERIOD_ERRORS as error:
         log.warning(
@@ -413,11 +422,14 @@ def import_chunk(
                 _load(conn, batch_chart, batch, outcomes[batch_chart])
                 batch.clear()
 
+        stop = threading.Event()
         pool = ThreadPoolExecutor(max_workers=max(1, fetch_concurrency), thread_name_prefix="ranking-fetch")
         try:
-            futures = [pool.submit(_fetch_period, api, period) for period in todo]
+            futures = [pool.submit(_fetch_period, api, period, stop) for period in todo]
             for period, future in zip(todo, futures, strict=True):
                 fetched = future.result()
+                if fetched is None:  # stopped by a fatal error of a later period, raised when reached
+                    continue
                 if isinstance(fetched, str):
                     outcomes[period.chart.slug].failed[period.day] = fetched
                     continue
