@@ -397,7 +397,8 @@ def import_chunk(
     chart. A period whose fetch or checks fail is reported in its chart's ``failed`` and not stored; should
     a batch's transaction be refused, it has written nothing and its periods are loaded one by one, so that
     only the culprit fails. Errors that hit every period alike (credentials, quota, the database) are
-    raised, after the batches before them are stored. Returns ``{slug: {stored, skipped, failed}}``.
+    raised; before a credential or quota error is, every ranking already fetched (paid for) is stored.
+    Returns ``{slug: {stored, skipped, failed}}``.
     """
     outcomes = {part["chart"]: _ChartOutcome() for part in parts}
     todo: list[_Period] = []
@@ -422,21 +423,36 @@ def import_chunk(
                 _load(conn, batch_chart, batch, outcomes[batch_chart])
                 batch.clear()
 
+        def take(period: _Period, fetched: RankingLoad | str) -> None:
+            nonlocal batch_chart
+            if isinstance(fetched, str):
+                outcomes[period.chart.slug].failed[period.day] = fetched
+                return
+            if period.chart.slug != batch_chart or len(batch) >= load_batch:
+                flush()
+                batch_chart = period.chart.slug
+            batch.append(fetched)
+
         stop = threading.Event()
         pool = ThreadPoolExecutor(max_workers=max(1, fetch_concurrency), thread_name_prefix="ranking-fetch")
         try:
             futures = [pool.submit(_fetch_period, api, period, stop) for period in todo]
-            for period, future in zip(todo, futures, strict=True):
-                fetched = future.result()
-                if fetched is None:  # stopped by a fatal error of a later period, raised when reached
-                    continue
-                if isinstance(fetched, str):
-                    outcomes[period.chart.slug].failed[period.day] = fetched
-                    continue
-                if period.chart.slug != batch_chart or len(batch) >= load_batch:
+            for index, (period, future) in enumerate(zip(todo, futures, strict=True)):
+                try:
+                    fetched = future.result()
+                except _FATAL_API_ERRORS:
+                    # The rankings fetched so far are paid for and sound: store them before failing the
+                    # chunk (a retry then skips them), those the other threads fetched after this one too.
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    for later_period, later in zip(todo[index + 1 :], futures[index + 1 :], strict=True):
+                        if not later.cancelled() and later.exception() is None:
+                            later_fetched = later.result()
+                            if later_fetched is not None:
+                                take(later_period, later_fetched)
                     flush()
-                    batch_chart = period.chart.slug
-                batch.append(fetched)
+                    raise
+                if fetched is not None:  # None: stopped by a fatal error of a later period, raised there
+                    take(period, fetched)
             flush()
         finally:
             # On a fatal error, the fetches not started yet are dropped (they would fail alike).

@@ -165,3 +165,23 @@ def test_an_error_that_hits_every_period_fails_the_chunk(sim, clean_product_db):
     # already in flight then (at most one per thread) reach the API, out of the 10 periods.
     assert 1 <= len(sim.state.calls(RANKING)) <= 3
     assert stored(clean_product_db, "global-28") == {}
+
+
+def test_a_fatal_error_stores_the_rankings_fetched_before_it(sim, clean_product_db):
+    # One fetch at a time, one batch per chart: global-28's 5 periods and us-28's first 2 are fetched (and
+    # paid for) before us-28's third is refused; they sit in a batch not full yet when the 403 comes.
+    sim.state.fail(
+        RANKING,
+        403,
+        times=None,
+        when=lambda request: "/us-28/" in request.path and f"/{DAYS[2].isoformat()}T" in request.path,
+    )
+
+    with pytest.raises(SoundchartsAuthError):
+        import_chunk(client(sim), clean_product_db, CHARTS, parts(sim), fetch_concurrency=1, load_batch=30)
+
+    assert sorted(stored(clean_product_db, "global-28")) == DAYS
+    assert sorted(stored(clean_product_db, "us-28")) == DAYS[:2]
+    for day in DAYS[:2]:
+        assert stored(clean_product_db, "us-28")[day] == served(sim, "us-28", day)
+    assert len(first_pages(sim)) == len(DAYS) + 3  # nothing fetched after the refusal
