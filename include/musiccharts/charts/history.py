@@ -379,6 +379,14 @@ def _load(conn: psycopg.Connection, slug: str, loads: list[RankingLoad], outcome
         _load(conn, slug, [load], outcome)
 
 
+def removed_chart_reason(slug: str) -> str:
+    """Why the periods of a chart planned but no longer configured are not imported."""
+    return (
+        f"chart {slug!r} is no longer in include/config/charts.yaml (removed after the import was planned): "
+        f"its periods are not imported"
+    )
+
+
 def import_chunk(
     api: RankingApi,
     dsn: str,
@@ -398,7 +406,8 @@ def import_chunk(
     a batch's transaction be refused, it has written nothing and its periods are loaded one by one, so that
     only the culprit fails. Errors that hit every period alike (credentials, quota, the database) are
     raised; before a credential or quota error is, every ranking already fetched (paid for) is stored.
-    Returns ``{slug: {stored, skipped, failed}}``.
+    A chart of ``parts`` missing from ``charts`` (dropped from charts.yaml since planning) has its periods
+    failed, saying so. Returns ``{slug: {stored, skipped, failed}}``.
     """
     outcomes = {part["chart"]: _ChartOutcome() for part in parts}
     todo: list[_Period] = []
@@ -406,7 +415,13 @@ def import_chunk(
     # load_rankings call below is then one transaction of its own.
     with product_db_session(dsn, autocommit=True) as conn:
         for part in parts:
-            chart = charts[part["chart"]]
+            chart = charts.get(part["chart"])
+            if chart is None:
+                # Dropped from charts.yaml since planning: its periods fail (reported), the others go on.
+                reason = removed_chart_reason(part["chart"])
+                log.error("%s", reason)
+                outcomes[part["chart"]].failed.update({moment[:10]: reason for moment in part["dates"]})
+                continue
             moments = sorted(datetime.fromisoformat(text) for text in part["dates"])
             periods = [period_containing(chart.frequency, moment.date()) for moment in moments]
             complete = complete_periods(conn, chart.slug, periods)

@@ -185,3 +185,21 @@ def test_a_fatal_error_stores_the_rankings_fetched_before_it(sim, clean_product_
     for day in DAYS[:2]:
         assert stored(clean_product_db, "us-28")[day] == served(sim, "us-28", day)
     assert len(first_pages(sim)) == len(DAYS) + 3  # nothing fetched after the refusal
+
+
+def test_a_chart_dropped_from_the_config_since_planning_fails_alone_with_a_clear_reason(
+    sim, clean_product_db
+):
+    gone = {"chart": "gone-28", "dates": ["2026-11-01T12:00:00+00:00", "2026-11-02T12:00:00+00:00"]}
+    one_each = [{"chart": part["chart"], "dates": part["dates"][:1]} for part in parts(sim)]
+
+    outcome = import_chunk(client(sim), clean_product_db, CHARTS, [one_each[0], gone, one_each[1]])
+
+    assert sorted(outcome["gone-28"]["failed"]) == ["2026-11-01", "2026-11-02"]
+    assert (
+        "'gone-28' is no longer in include/config/charts.yaml" in outcome["gone-28"]["failed"]["2026-11-01"]
+    )
+    assert outcome["gone-28"]["stored"] == []
+    for slug in CHARTS:
+        assert outcome[slug]["stored"] == [DAYS[0].isoformat()]
+        assert sorted(stored(clean_product_db, slug)) == [DAYS[0]]
