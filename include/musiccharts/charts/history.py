@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -494,18 +494,56 @@ class ChartProgress:
     failed: int = 0
 
 
-def summarise_import(plan: dict[str, Any], results: Iterable[dict[str, Any] | None]) -> dict[str, Any]:
+def chunks_without_result(chunks: Sequence[dict[str, Any]], results: Iterable[dict[str, Any] | None]) -> list:
+    """The chunks whose task left no result (it failed as a whole), matched by their ``chunk`` label."""
+    labels = {result["chunk"] for result in results if result}
+    return [chunk for chunk in chunks if chunk_label(chunk) not in labels]
+
+
+def complete_moments(
+    dsn: str, charts: Mapping[str, ChartConfig], parts: Iterable[dict[str, Any]]
+) -> dict[str, set[str]]:
+    """Per chart, the ranking datetimes of ``parts`` (as given) whose period is now stored completely.
+
+    What a failed chunk stored before it failed: its load batches commit one by one, so it may have stored
+    most of its periods. The same completeness query as the planner's; a chart no longer configured (its
+    period boundaries unknown) has none.
+    """
+    found: dict[str, set[str]] = {}
+    with product_db_session(dsn, autocommit=True) as conn:
+        for part in parts:
+            chart = charts.get(part["chart"])
+            if chart is None:
+                continue
+            texts = sorted(part["dates"], key=datetime.fromisoformat)
+            periods = [
+                period_containing(chart.frequency, datetime.fromisoformat(text).date()) for text in texts
+            ]
+            complete = complete_periods(conn, chart.slug, periods)
+            found.setdefault(chart.slug, set()).update(texts[index] for index in complete)
+    return found
+
+
+def summarise_import(
+    plan: dict[str, Any],
+    results: Iterable[dict[str, Any] | None],
+    complete_in_failed_chunks: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, Any]:
     """Per-chart progress of a run: periods stored, skipped (already stored, not published), failed.
 
     ``results`` (``{"chunk": label, "charts": {slug: {stored, skipped, failed}}}``) are matched to chunks
     by their ``chunk`` label (Airflow hands over only the results that exist, so positions do not match
-    once a chunk failed); a chunk without a result (its task failed as a whole) counts all its periods as
-    failed. ``failed_periods`` lists ``{chart, period, reason}``: those
-    periods are left to the per-period DAG.
+    once a chunk failed). A chunk without a result (its task failed as a whole) may have stored some of its
+    load batches first: ``complete_in_failed_chunks`` (:func:`complete_moments` of those chunks, read from
+    the database) tells which of its ranking datetimes are stored; they count as stored, the others as
+    failed. ``failed_periods`` lists ``{chart, period, reason}``: those periods are left to the per-period
+    DAG. ``failed_chunks`` lists ``{chunk, stored, not_stored}`` (``{slug: [period days]}`` each).
     """
+    complete = complete_in_failed_chunks or {}
     results_by_chunk = {result["chunk"]: result for result in results if result}
     counts: dict[str, dict[str, int]] = {}
     failed_periods: list[dict[str, str]] = []
+    failed_chunks: list[dict[str, Any]] = []
     for slug, chart in plan["charts"].items():
         counts[slug] = {
             "stored": 0,
@@ -515,26 +553,45 @@ def summarise_import(plan: dict[str, Any], results: Iterable[dict[str, Any] | No
             "failed": 0,
         }
     for chunk in plan["chunks"]:
-        result = results_by_chunk.get(chunk_label(chunk))
+        label = chunk_label(chunk)
+        result = results_by_chunk.get(label)
+        if result is None:
+            failed_chunks.append({"chunk": label, "stored": {}, "not_stored": {}})
         for part in chunk["parts"]:
-            chart = counts[part["chart"]]
-            outcome = result["charts"].get(part["chart"]) if result else None
+            slug = part["chart"]
+            chart = counts[slug]
+            outcome = result["charts"].get(slug) if result else None
             if outcome is None:
-                chart["failed"] += len(part["dates"])
+                stored = [moment for moment in part["dates"] if moment in complete.get(slug, ())]
+                lost = [moment for moment in part["dates"] if moment not in complete.get(slug, ())]
+                chart["stored"] += len(stored)
+                chart["failed"] += len(lost)
                 failed_periods += [
-                    {"chart": part["chart"], "period": moment[:10], "reason": "the chunk's task failed"}
-                    for moment in part["dates"]
+                    {
+                        "chart": slug,
+                        "period": moment[:10],
+                        "reason": "the chunk's task failed before storing it",
+                    }
+                    for moment in lost
                 ]
+                if result is None:
+                    failed_chunks[-1]["stored"][slug] = [moment[:10] for moment in stored]
+                    failed_chunks[-1]["not_stored"][slug] = [moment[:10] for moment in lost]
                 continue
             chart["stored"] += len(outcome["stored"])
             chart["skipped"] += len(outcome["skipped"])
             chart["failed"] += len(outcome["failed"])
             failed_periods += [
-                {"chart": part["chart"], "period": day, "reason": reason}
+                {"chart": slug, "period": day, "reason": reason}
                 for day, reason in sorted(outcome["failed"].items())
             ]
     totals = {key: sum(chart[key] for chart in counts.values()) for key in ("stored", "skipped", "failed")}
-    return {"charts": counts, "totals": totals, "failed_periods": failed_periods}
+    return {
+        "charts": counts,
+        "totals": totals,
+        "failed_periods": failed_periods,
+        "failed_chunks": failed_chunks,
+    }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -544,6 +601,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"{slug:30s} {chart['stored']:7d} {chart['skipped']:8d} {chart['failed']:7d}")
     totals = summary["totals"]
     lines.append(f"{'total':30s} {totals['stored']:7d} {totals['skipped']:8d} {totals['failed']:7d}")
+    for chunk in summary.get("failed_chunks", []):
+        stored = sum(len(days) for days in chunk["stored"].values())
+        lost = sum(len(days) for days in chunk["not_stored"].values())
+        lines.append(
+            f"chunk failed: {chunk['chunk']}: {stored} period(s) stored before it failed, {lost} not stored"
+        )
     for failure in summary["failed_periods"]:
         lines.append(f"failed {failure['chart']} {failure['period']}: {failure['reason']}")
     return "\n".join(lines)

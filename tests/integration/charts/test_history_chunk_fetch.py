@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from musiccharts.charts.history import import_chunk
+from musiccharts.charts.history import complete_moments, import_chunk
 from musiccharts.config import ChartConfig
 from musiccharts.soundcharts.client import SoundchartsClient
 from musiccharts.soundcharts.errors import SoundchartsAuthError
@@ -185,6 +185,12 @@ def test_a_fatal_error_stores_the_rankings_fetched_before_it(sim, clean_product_
     for day in DAYS[:2]:
         assert stored(clean_product_db, "us-28")[day] == served(sim, "us-28", day)
     assert len(first_pages(sim)) == len(DAYS) + 3  # nothing fetched after the refusal
+    # What the run's summary reads for a failed chunk: which of its periods are stored after all.
+    gone = {"chart": "gone-28", "dates": ["2026-11-01T12:00:00+00:00"]}
+    assert complete_moments(clean_product_db, CHARTS, [*parts(sim), gone]) == {
+        "global-28": {published(sim, "global-28", day) for day in DAYS},
+        "us-28": {published(sim, "us-28", day) for day in DAYS[:2]},
+    }
 
 
 def test_a_chart_dropped_from_the_config_since_planning_fails_alone_with_a_clear_reason(
