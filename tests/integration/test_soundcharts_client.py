@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
+import requests
 
 from musiccharts.soundcharts.client import SoundchartsClient
 from musiccharts.soundcharts.errors import (
@@ -402,3 +403,70 @@ class TestSoundchartsClient:
         assert secret not in caplog.text
         assert secret not in str(caught.value)
         assert secret not in repr(client)
+
+
+class FakeSession:
+    """Answers every GET with 200 ``{}`` and the quota header ``quota(call number)``; ``hold(n)`` makes call
+    ``n`` wait until released (to let a later request's response be read first)."""
+
+    def __init__(self, quota=lambda number: 1_000_000 - number) -> None:
+        self.headers: dict[str, str] = {}
+        self._quota = quota
+        self._lock = threading.Lock()
+        self._calls = 0
+        self.held: dict[int, tuple[threading.Event, threading.Event]] = {}
+
+    def hold(self, number: int) -> tuple[threading.Event, threading.Event]:
+        self.held[number] = (threading.Event(), threading.Event())  # (arrived, release)
+        return self.held[number]
+
+    def get(self, url, params=None, timeout=None) -> requests.Response:
+        with self._lock:
+            self._calls += 1
+            number = self._calls
+        if number in self.held:
+            arrived, release = self.held[number]
+            arrived.set()
+            assert release.wait(30)
+        response = requests.Response()
+        response.status_code = 200
+        response._content = b"{}"
+        response.headers["x-quota-remaining"] = str(self._quota(number))
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def fake_client(session: FakeSession) -> SoundchartsClient:
+    return SoundchartsClient("http://soundcharts.invalid", "app", "key", session=session)  # type: ignore[arg-type]
+
+
+def test_threads_sharing_a_client_count_every_request_exactly() -> None:
+    # The history import's fetch threads share one client: no request may go uncounted.
+    client = fake_client(FakeSession())
+    threads, calls = 8, 400
+
+    def fetch(thread: int) -> None:
+        for _ in range(calls):
+            client._request("ranking" if thread % 2 else "song", "/path")
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(fetch, range(threads)))
+    assert client.stats.requests == threads * calls
+    assert client.stats.by_endpoint == {"ranking": threads * calls // 2, "song": threads * calls // 2}
+    assert client.quota_remaining == 1_000_000 - threads * calls  # the last request's figure
+
+
+def test_a_response_read_late_does_not_overwrite_a_newer_quota_figure() -> None:
+    session = FakeSession(quota=lambda number: {1: 100, 2: 99}[number])
+    arrived, release = session.hold(1)
+    client = fake_client(session)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        older = pool.submit(client._request, "song", "/first")  # sent first, answered last
+        assert arrived.wait(30)
+        client._request("song", "/second")
+        assert client.quota_remaining == 99
+        release.set()
+        older.result(timeout=30)
+    assert client.quota_remaining == 99, "the figure of the request sent later stays"

@@ -14,6 +14,7 @@ from musiccharts.charts.history import (
     choose_ranges,
     chunk_label,
     cut_chunks,
+    format_summary,
     latest_per_period,
     summarise_import,
 )
@@ -180,10 +181,49 @@ def test_summary_counts_per_chart_and_a_chunk_without_result_as_failed():
     assert summary["charts"]["us-28"] == {"stored": 1, "skipped": 1, "failed": 0}
     assert summary["totals"] == {"stored": 2, "skipped": 3, "failed": 3}
     assert [(f["chart"], f["period"], f["reason"]) for f in summary["failed_periods"]] == [
-        ("global-28", "2026-11-01", "the chunk's task failed"),
-        ("global-28", "2026-11-02", "the chunk's task failed"),
+        ("global-28", "2026-11-01", "the chunk's task failed before storing it"),
+        ("global-28", "2026-11-02", "the chunk's task failed before storing it"),
         ("global-28", "2026-11-04", "SoundchartsUnavailable: 503"),
     ]
+
+
+def test_a_failed_chunk_counts_what_it_stored_before_failing_as_stored():
+    first, second, third = (
+        "2026-11-01T12:00:00+00:00",
+        "2026-11-02T12:00:00+00:00",
+        "2026-11-03T12:00:00+00:00",
+    )
+    plan = {
+        "charts": {
+            "global-28": {"periods": 3, "already_stored": 0, "planned": 3, "unpublished": []},
+            "us-28": {"periods": 1, "already_stored": 0, "planned": 1, "unpublished": []},
+        },
+        "chunks": [
+            {
+                "parts": [
+                    {"chart": "global-28", "dates": [first, second, third]},
+                    {"chart": "us-28", "dates": [first]},
+                ]
+            }
+        ],
+    }
+    # The chunk's task failed after its first load batch (global-28 Nov 1-2) was committed.
+    summary = summarise_import(plan, [], {"global-28": {first, second}})
+
+    assert summary["charts"]["global-28"] == {"stored": 2, "skipped": 0, "failed": 1}
+    assert summary["charts"]["us-28"] == {"stored": 0, "skipped": 0, "failed": 1}
+    assert [(f["chart"], f["period"]) for f in summary["failed_periods"]] == [
+        ("global-28", "2026-11-03"),
+        ("us-28", "2026-11-01"),
+    ]
+    assert summary["failed_chunks"] == [
+        {
+            "chunk": "global-28 2026-11-01..2026-11-03, us-28 2026-11-01 (4)",
+            "stored": {"global-28": ["2026-11-01", "2026-11-02"], "us-28": []},
+            "not_stored": {"global-28": ["2026-11-03"], "us-28": ["2026-11-01"]},
+        }
+    ]
+    assert "2 period(s) stored before it failed, 2 not stored" in format_summary(summary)
 
 
 def test_moments_are_matched_to_the_period_holding_them_latest_first():

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -330,12 +331,20 @@ class _Period:
         return self.start.date().isoformat()
 
 
-def _fetch_period(api: RankingApi, period: _Period) -> RankingLoad | str:
-    """The period's checked ranking, or why it failed (runs in a fetch thread; fatal errors propagate)."""
+def _fetch_period(api: RankingApi, period: _Period, stop: threading.Event) -> RankingLoad | str | None:
+    """The period's checked ranking, or why it failed (runs in a fetch thread; fatal errors propagate).
+
+    None: not fetched, because a fatal error in another thread set ``stop`` (the call would fail alike, and
+    a quota refusal must not be answered with more calls). Threads still pick up the queued periods until
+    the main thread cancels them, so the event, not the cancellation, bounds the calls sent after it.
+    """
+    if stop.is_set():
+        return None
     try:
         ranking = api.get_chart_ranking(period.chart.slug, period.moment)
         check_fetched_ranking(period.chart, ranking, period.start, period.end, period.moment)
     except _FATAL_API_ERRORS:
+        stop.set()
         raise
     except _PERIOD_ERRORS as error:
         log.warning(
@@ -370,6 +379,14 @@ def _load(conn: psycopg.Connection, slug: str, loads: list[RankingLoad], outcome
         _load(conn, slug, [load], outcome)
 
 
+def removed_chart_reason(slug: str) -> str:
+    """Why the periods of a chart planned but no longer configured are not imported."""
+    return (
+        f"chart {slug!r} is no longer in include/config/charts.yaml (removed after the import was planned): "
+        f"its periods are not imported"
+    )
+
+
 def import_chunk(
     api: RankingApi,
     dsn: str,
@@ -388,7 +405,9 @@ def import_chunk(
     chart. A period whose fetch or checks fail is reported in its chart's ``failed`` and not stored; should
     a batch's transaction be refused, it has written nothing and its periods are loaded one by one, so that
     only the culprit fails. Errors that hit every period alike (credentials, quota, the database) are
-    raised, after the batches before them are stored. Returns ``{slug: {stored, skipped, failed}}``.
+    raised; before a credential or quota error is, every ranking already fetched (paid for) is stored.
+    A chart of ``parts`` missing from ``charts`` (dropped from charts.yaml since planning) has its periods
+    failed, saying so. Returns ``{slug: {stored, skipped, failed}}``.
     """
     outcomes = {part["chart"]: _ChartOutcome() for part in parts}
     todo: list[_Period] = []
@@ -396,7 +415,13 @@ def import_chunk(
     # load_rankings call below is then one transaction of its own.
     with product_db_session(dsn, autocommit=True) as conn:
         for part in parts:
-            chart = charts[part["chart"]]
+            chart = charts.get(part["chart"])
+            if chart is None:
+                # Dropped from charts.yaml since planning: its periods fail (reported), the others go on.
+                reason = removed_chart_reason(part["chart"])
+                log.error("%s", reason)
+                outcomes[part["chart"]].failed.update({moment[:10]: reason for moment in part["dates"]})
+                continue
             moments = sorted(datetime.fromisoformat(text) for text in part["dates"])
             periods = [period_containing(chart.frequency, moment.date()) for moment in moments]
             complete = complete_periods(conn, chart.slug, periods)
@@ -413,18 +438,36 @@ def import_chunk(
                 _load(conn, batch_chart, batch, outcomes[batch_chart])
                 batch.clear()
 
+        def take(period: _Period, fetched: RankingLoad | str) -> None:
+            nonlocal batch_chart
+            if isinstance(fetched, str):
+                outcomes[period.chart.slug].failed[period.day] = fetched
+                return
+            if period.chart.slug != batch_chart or len(batch) >= load_batch:
+                flush()
+                batch_chart = period.chart.slug
+            batch.append(fetched)
+
+        stop = threading.Event()
         pool = ThreadPoolExecutor(max_workers=max(1, fetch_concurrency), thread_name_prefix="ranking-fetch")
         try:
-            futures = [pool.submit(_fetch_period, api, period) for period in todo]
-            for period, future in zip(todo, futures, strict=True):
-                fetched = future.result()
-                if isinstance(fetched, str):
-                    outcomes[period.chart.slug].failed[period.day] = fetched
-                    continue
-                if period.chart.slug != batch_chart or len(batch) >= load_batch:
+            futures = [pool.submit(_fetch_period, api, period, stop) for period in todo]
+            for index, (period, future) in enumerate(zip(todo, futures, strict=True)):
+                try:
+                    fetched = future.result()
+                except _FATAL_API_ERRORS:
+                    # The rankings fetched so far are paid for and sound: store them before failing the
+                    # chunk (a retry then skips them), those the other threads fetched after this one too.
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    for later_period, later in zip(todo[index + 1 :], futures[index + 1 :], strict=True):
+                        if not later.cancelled() and later.exception() is None:
+                            later_fetched = later.result()
+                            if later_fetched is not None:
+                                take(later_period, later_fetched)
                     flush()
-                    batch_chart = period.chart.slug
-                batch.append(fetched)
+                    raise
+                if fetched is not None:  # None: stopped by a fatal error of a later period, raised there
+                    take(period, fetched)
             flush()
         finally:
             # On a fatal error, the fetches not started yet are dropped (they would fail alike).
@@ -451,18 +494,56 @@ class ChartProgress:
     failed: int = 0
 
 
-def summarise_import(plan: dict[str, Any], results: Iterable[dict[str, Any] | None]) -> dict[str, Any]:
+def chunks_without_result(chunks: Sequence[dict[str, Any]], results: Iterable[dict[str, Any] | None]) -> list:
+    """The chunks whose task left no result (it failed as a whole), matched by their ``chunk`` label."""
+    labels = {result["chunk"] for result in results if result}
+    return [chunk for chunk in chunks if chunk_label(chunk) not in labels]
+
+
+def complete_moments(
+    dsn: str, charts: Mapping[str, ChartConfig], parts: Iterable[dict[str, Any]]
+) -> dict[str, set[str]]:
+    """Per chart, the ranking datetimes of ``parts`` (as given) whose period is now stored completely.
+
+    What a failed chunk stored before it failed: its load batches commit one by one, so it may have stored
+    most of its periods. The same completeness query as the planner's; a chart no longer configured (its
+    period boundaries unknown) has none.
+    """
+    found: dict[str, set[str]] = {}
+    with product_db_session(dsn, autocommit=True) as conn:
+        for part in parts:
+            chart = charts.get(part["chart"])
+            if chart is None:
+                continue
+            texts = sorted(part["dates"], key=datetime.fromisoformat)
+            periods = [
+                period_containing(chart.frequency, datetime.fromisoformat(text).date()) for text in texts
+            ]
+            complete = complete_periods(conn, chart.slug, periods)
+            found.setdefault(chart.slug, set()).update(texts[index] for index in complete)
+    return found
+
+
+def summarise_import(
+    plan: dict[str, Any],
+    results: Iterable[dict[str, Any] | None],
+    complete_in_failed_chunks: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, Any]:
     """Per-chart progress of a run: periods stored, skipped (already stored, not published), failed.
 
     ``results`` (``{"chunk": label, "charts": {slug: {stored, skipped, failed}}}``) are matched to chunks
     by their ``chunk`` label (Airflow hands over only the results that exist, so positions do not match
-    once a chunk failed); a chunk without a result (its task failed as a whole) counts all its periods as
-    failed. ``failed_periods`` lists ``{chart, period, reason}``: those
-    periods are left to the per-period DAG.
+    once a chunk failed). A chunk without a result (its task failed as a whole) may have stored some of its
+    load batches first: ``complete_in_failed_chunks`` (:func:`complete_moments` of those chunks, read from
+    the database) tells which of its ranking datetimes are stored; they count as stored, the others as
+    failed. ``failed_periods`` lists ``{chart, period, reason}``: those periods are left to the per-period
+    DAG. ``failed_chunks`` lists ``{chunk, stored, not_stored}`` (``{slug: [period days]}`` each).
     """
+    complete = complete_in_failed_chunks or {}
     results_by_chunk = {result["chunk"]: result for result in results if result}
     counts: dict[str, dict[str, int]] = {}
     failed_periods: list[dict[str, str]] = []
+    failed_chunks: list[dict[str, Any]] = []
     for slug, chart in plan["charts"].items():
         counts[slug] = {
             "stored": 0,
@@ -472,26 +553,45 @@ def summarise_import(plan: dict[str, Any], results: Iterable[dict[str, Any] | No
             "failed": 0,
         }
     for chunk in plan["chunks"]:
-        result = results_by_chunk.get(chunk_label(chunk))
+        label = chunk_label(chunk)
+        result = results_by_chunk.get(label)
+        if result is None:
+            failed_chunks.append({"chunk": label, "stored": {}, "not_stored": {}})
         for part in chunk["parts"]:
-            chart = counts[part["chart"]]
-            outcome = result["charts"].get(part["chart"]) if result else None
+            slug = part["chart"]
+            chart = counts[slug]
+            outcome = result["charts"].get(slug) if result else None
             if outcome is None:
-                chart["failed"] += len(part["dates"])
+                stored = [moment for moment in part["dates"] if moment in complete.get(slug, ())]
+                lost = [moment for moment in part["dates"] if moment not in complete.get(slug, ())]
+                chart["stored"] += len(stored)
+                chart["failed"] += len(lost)
                 failed_periods += [
-                    {"chart": part["chart"], "period": moment[:10], "reason": "the chunk's task failed"}
-                    for moment in part["dates"]
+                    {
+                        "chart": slug,
+                        "period": moment[:10],
+                        "reason": "the chunk's task failed before storing it",
+                    }
+                    for moment in lost
                 ]
+                if result is None:
+                    failed_chunks[-1]["stored"][slug] = [moment[:10] for moment in stored]
+                    failed_chunks[-1]["not_stored"][slug] = [moment[:10] for moment in lost]
                 continue
             chart["stored"] += len(outcome["stored"])
             chart["skipped"] += len(outcome["skipped"])
             chart["failed"] += len(outcome["failed"])
             failed_periods += [
-                {"chart": part["chart"], "period": day, "reason": reason}
+                {"chart": slug, "period": day, "reason": reason}
                 for day, reason in sorted(outcome["failed"].items())
             ]
     totals = {key: sum(chart[key] for chart in counts.values()) for key in ("stored", "skipped", "failed")}
-    return {"charts": counts, "totals": totals, "failed_periods": failed_periods}
+    return {
+        "charts": counts,
+        "totals": totals,
+        "failed_periods": failed_periods,
+        "failed_chunks": failed_chunks,
+    }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -501,6 +601,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"{slug:30s} {chart['stored']:7d} {chart['skipped']:8d} {chart['failed']:7d}")
     totals = summary["totals"]
     lines.append(f"{'total':30s} {totals['stored']:7d} {totals['skipped']:8d} {totals['failed']:7d}")
+    for chunk in summary.get("failed_chunks", []):
+        stored = sum(len(days) for days in chunk["stored"].values())
+        lost = sum(len(days) for days in chunk["not_stored"].values())
+        lines.append(
+            f"chunk failed: {chunk['chunk']}: {stored} period(s) stored before it failed, {lost} not stored"
+        )
     for failure in summary["failed_periods"]:
         lines.append(f"failed {failure['chart']} {failure['period']}: {failure['reason']}")
     return "\n".join(lines)

@@ -220,6 +220,12 @@ class SoundchartsClient:
         # The history import fetches through one client from several threads: one probe for all of them.
         # Re-entrant because the probe's own request passes through the same check.
         self._quota_probe_lock = threading.RLock()
+        # Guards stats and quota_remaining, which those threads update at once (`+=` is no atomic step).
+        # Separate from the probe's lock: that one is held across the probe's whole request.
+        self._stats_lock = threading.Lock()
+        #: Send order (``stats.requests`` when sent) of the response ``quota_remaining`` comes from: a
+        #: response that overtook an older one keeps its newer figure.
+        self._quota_sent_as = 0
         self._session = session or requests.Session()
         self._session.headers.update({"x-app-id": app_id, "x-api-key": api_key, "Accept": "application/json"})
 
@@ -523,14 +529,20 @@ class SoundchartsClient:
                 endpoint=path,
             )
 
-    def _read_quota(self, response: requests.Response) -> None:
+    def _read_quota(self, response: requests.Response, sent_as: int) -> None:
+        """Keep the response's ``x-quota-remaining`` unless a response to a later request was read first."""
         header = response.headers.get("x-quota-remaining")
         if header is None:
             return
         try:
-            self.quota_remaining = int(float(header))
+            remaining = int(float(header))
         except ValueError:
             log.warning("ignoring unparsable x-quota-remaining header %r", header[:20])
+            return
+        with self._stats_lock:
+            if sent_as > self._quota_sent_as:
+                self.quota_remaining = remaining
+                self._quota_sent_as = sent_as
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random, capped at ``backoff_max``."""
@@ -590,8 +602,9 @@ class SoundchartsClient:
                         status=429,
                     )
                 log.warning("GET %s rate limited (429); waiting %.1f s as announced", path, outcome.seconds)
-                self.stats.rate_limited_waits += 1
-                self.stats.rate_limited_seconds += outcome.seconds
+                with self._stats_lock:
+                    self.stats.rate_limited_waits += 1
+                    self.stats.rate_limited_seconds += outcome.seconds
                 rate_limited_for += outcome.seconds
                 self.sleep(outcome.seconds)
                 continue
@@ -604,7 +617,8 @@ class SoundchartsClient:
                     status=outcome.status,
                 )
             delay = self._backoff(failures)
-            self.stats.retries += 1
+            with self._stats_lock:
+                self.stats.retries += 1
             log.warning(
                 "GET %s failed (%s); retry %d/%d in %.1f s",
                 path,
@@ -625,8 +639,10 @@ class SoundchartsClient:
         """Send one request and classify its answer; raise the errors no retry can fix."""
         if self.limiter is not None:
             self.limiter.acquire(timeout=self.limiter_timeout)
-        self.stats.requests += 1
-        self.stats.by_endpoint[endpoint_name] += 1
+        with self._stats_lock:
+            self.stats.requests += 1
+            self.stats.by_endpoint[endpoint_name] += 1
+            sent_as = self.stats.requests
         started = time.perf_counter()
         try:
             response = self._session.get(self.base_url + path, params=params, timeout=self.timeout)
@@ -636,7 +652,7 @@ class SoundchartsClient:
             return _Transient(type(error).__name__)
         status = response.status_code
         log.debug("GET %s -> %d in %.0f ms", path, status, (time.perf_counter() - started) * 1000)
-        self._read_quota(response)
+        self._read_quota(response, sent_as)
         if 200 <= status < 300:
             try:
                 return _Answered(response.json())

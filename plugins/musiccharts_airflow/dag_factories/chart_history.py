@@ -175,13 +175,27 @@ def build_import_dag(doc_md: str) -> DAG:
             """Per-chart progress (stored, skipped, failed); the run fails when a period failed."""
             from airflow.sdk.exceptions import AirflowFailException
 
-            from musiccharts.charts.history import format_summary, summarise_import
+            from musiccharts.charts import history
+            from musiccharts.config import load_chart_configs
+            from musiccharts_airflow.product_db import product_dsn
 
             if charts is None or chunks is None:
                 raise AirflowFailException("planning failed: see the plan_import task")
             plan = {"charts": charts, "chunks": chunks}
-            summary = summarise_import(plan, [result for result in results or [] if result])
-            print(format_summary(summary))
+            results = [result for result in results or [] if result]
+            # A chunk task that failed may have stored most of its periods first: ask the database which.
+            failed_parts = [
+                part for chunk in history.chunks_without_result(chunks, results) for part in chunk["parts"]
+            ]
+            complete = (
+                history.complete_moments(
+                    product_dsn(), {chart.slug: chart for chart in load_chart_configs()}, failed_parts
+                )
+                if failed_parts
+                else {}
+            )
+            summary = history.summarise_import(plan, results, complete)
+            print(history.format_summary(summary))
             if summary["failed_periods"]:
                 raise AirflowFailException(
                     f"{len(summary['failed_periods'])} period(s) failed and are left to the per-period DAGs "

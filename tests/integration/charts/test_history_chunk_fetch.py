@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from musiccharts.charts.history import import_chunk
+from musiccharts.charts.history import complete_moments, import_chunk
 from musiccharts.config import ChartConfig
 from musiccharts.soundcharts.client import SoundchartsClient
 from musiccharts.soundcharts.errors import SoundchartsAuthError
@@ -161,6 +161,51 @@ def test_an_error_that_hits_every_period_fails_the_chunk(sim, clean_product_db):
     with pytest.raises(SoundchartsAuthError):
         import_chunk(client(sim), clean_product_db, CHARTS, parts(sim), fetch_concurrency=3)
 
-    # The fetches not started when the first refusal came back are dropped, not sent.
-    assert len(sim.state.calls(RANKING)) < 2 * len(CHARTS) * len(DAYS)
+    # A 403 is never retried, and no fetch starts once the first refusal came back: only the fetches
+    # already in flight then (at most one per thread) reach the API, out of the 10 periods.
+    assert 1 <= len(sim.state.calls(RANKING)) <= 3
     assert stored(clean_product_db, "global-28") == {}
+
+
+def test_a_fatal_error_stores_the_rankings_fetched_before_it(sim, clean_product_db):
+    # One fetch at a time, one batch per chart: global-28's 5 periods and us-28's first 2 are fetched (and
+    # paid for) before us-28's third is refused; they sit in a batch not full yet when the 403 comes.
+    sim.state.fail(
+        RANKING,
+        403,
+        times=None,
+        when=lambda request: "/us-28/" in request.path and f"/{DAYS[2].isoformat()}T" in request.path,
+    )
+
+    with pytest.raises(SoundchartsAuthError):
+        import_chunk(client(sim), clean_product_db, CHARTS, parts(sim), fetch_concurrency=1, load_batch=30)
+
+    assert sorted(stored(clean_product_db, "global-28")) == DAYS
+    assert sorted(stored(clean_product_db, "us-28")) == DAYS[:2]
+    for day in DAYS[:2]:
+        assert stored(clean_product_db, "us-28")[day] == served(sim, "us-28", day)
+    assert len(first_pages(sim)) == len(DAYS) + 3  # nothing fetched after the refusal
+    # What the run's summary reads for a failed chunk: which of its periods are stored after all.
+    gone = {"chart": "gone-28", "dates": ["2026-11-01T12:00:00+00:00"]}
+    assert complete_moments(clean_product_db, CHARTS, [*parts(sim), gone]) == {
+        "global-28": {published(sim, "global-28", day) for day in DAYS},
+        "us-28": {published(sim, "us-28", day) for day in DAYS[:2]},
+    }
+
+
+def test_a_chart_dropped_from_the_config_since_planning_fails_alone_with_a_clear_reason(
+    sim, clean_product_db
+):
+    gone = {"chart": "gone-28", "dates": ["2026-11-01T12:00:00+00:00", "2026-11-02T12:00:00+00:00"]}
+    one_each = [{"chart": part["chart"], "dates": part["dates"][:1]} for part in parts(sim)]
+
+    outcome = import_chunk(client(sim), clean_product_db, CHARTS, [one_each[0], gone, one_each[1]])
+
+    assert sorted(outcome["gone-28"]["failed"]) == ["2026-11-01", "2026-11-02"]
+    assert (
+        "'gone-28' is no longer in include/config/charts.yaml" in outcome["gone-28"]["failed"]["2026-11-01"]
+    )
+    assert outcome["gone-28"]["stored"] == []
+    for slug in CHARTS:
+        assert outcome[slug]["stored"] == [DAYS[0].isoformat()]
+        assert sorted(stored(clean_product_db, slug)) == [DAYS[0]]
