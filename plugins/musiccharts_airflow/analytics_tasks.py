@@ -322,27 +322,43 @@ def _airplay_period(cadence: str, params: Mapping[str, Any]) -> tuple[date, date
     return start, min(end, datetime.now(UTC).date() - timedelta(days=1))
 
 
+def _airplay_unsettled_from() -> date:
+    """First day of the settle window (analytics.yaml ``airplay.settle_days``): fetched on every run."""
+    from datetime import timedelta
+
+    from musiccharts.analytics.config import load_analytics_config
+
+    settle_days = load_analytics_config().airplay.settle_days
+    return datetime.now(UTC).date() - timedelta(days=settle_days)
+
+
 def select_missing_airplay(cadence: str, params: Mapping[str, Any]) -> list[str]:
-    """Artists with at least one day of the period without stored airplay."""
+    """Artists with at least one day of the period to fetch: without stored airplay, or not settled yet."""
     from musiccharts.analytics.performance import artists_missing_airplay
 
     start, end = _airplay_period(cadence, params)
     with _connect() as conn:
-        return sorted(artists_missing_airplay(conn, start, end, params.get("artist_uuids") or None))
+        return sorted(
+            artists_missing_airplay(
+                conn, start, end, params.get("artist_uuids") or None, _airplay_unsettled_from()
+            )
+        )
 
 
 def fetch_airplay(cadence: str, ids: list[str], params: Mapping[str, Any]) -> dict[str, int]:
-    """For each artist of the batch and each day it lacks: every page of that day's broadcast groups,
-    summed over stations and stored (one request per day: the endpoint only totals a whole period)."""
+    """For each artist of the batch and each day it lacks or that has not settled: every page of that day's
+    broadcast groups, summed over stations and stored (one request per day: the endpoint only totals a whole
+    period). A re-fetched unsettled day's answer replaces the stored value."""
     from musiccharts.analytics.performance import artists_missing_airplay, daily_spins, store_artist_airplay
     from musiccharts.soundcharts.errors import SoundchartsNotFound
     from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
 
     hook = SoundchartsHook()
     start, end = _airplay_period(cadence, params)
+    unsettled_from = _airplay_unsettled_from()
     written = missing = days_fetched = 0
     with _connect() as conn:
-        for artist_uuid, days in artists_missing_airplay(conn, start, end, ids).items():
+        for artist_uuid, days in artists_missing_airplay(conn, start, end, ids, unsettled_from).items():
             spins = []
             try:
                 for day in days:
