@@ -333,9 +333,14 @@ def _airplay_unsettled_from() -> date:
 
 
 def select_missing_airplay(cadence: str, params: Mapping[str, Any]) -> list[str]:
-    """Artists with at least one day of the period to fetch: without stored airplay, or not settled yet."""
-    from musiccharts.analytics.performance import artists_missing_airplay
+    """Artists with at least one day of the period to fetch: without stored airplay, or not settled yet.
+    Empty when the by-hand ``platforms`` Param leaves airplay out (its report would not be computed)."""
+    from musiccharts.analytics.performance import AIRPLAY_PLATFORM, artists_missing_airplay
 
+    platforms = params.get("platforms") or []
+    if platforms and AIRPLAY_PLATFORM not in platforms:
+        log.info("airplay not among the selected platforms %s: nothing fetched", platforms)
+        return []
     start, end = _airplay_period(cadence, params)
     with _connect() as conn:
         return sorted(

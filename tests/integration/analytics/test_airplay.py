@@ -207,3 +207,17 @@ def test_days_before_the_settle_window_are_not_asked_again(clean_product_db):
         settled = artists_missing_airplay(conn, OCT_1, OCT_1 + timedelta(days=4))
     assert unsettled == {artist: [OCT_1 + timedelta(days=i) for i in (2, 3, 4)]}
     assert settled == {artist: [OCT_1 + timedelta(days=4)]}
+
+
+@pytest.mark.parametrize(("platforms", "selected"), [([], True), (["airplay"], True), (["spotify"], False)])
+def test_airplay_is_fetched_only_when_the_platforms_param_allows_it(
+    airflow_connections, sim, platforms, selected
+):
+    from musiccharts_airflow.analytics_tasks import select_missing_airplay
+
+    artist_uuid = sim.catalogue.artist_uuid(7)
+    with psycopg.connect(airflow_connections) as conn:
+        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated')", (artist_uuid,))
+    params = {"period_start": "2026-10-05", "period_end": "2026-10-11", "platforms": platforms}
+
+    assert select_missing_airplay("weekly", params) == ([artist_uuid] if selected else [])
