@@ -288,13 +288,13 @@ def fetch_streaming(cadence: str, ids: list[str], params: Mapping[str, Any]) -> 
     from musiccharts.soundcharts.errors import SoundchartsNotFound
     from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
 
-    client = SoundchartsHook().get_conn()
+    hook = SoundchartsHook()
     start, end = _period(cadence, params)
     written = missing = 0
     with _connect() as conn:
         for artist_uuid in ids:
             try:
-                points = client.get_artist_streaming_audience(artist_uuid, STREAMING_PLATFORM, start, end)
+                points = hook.get_artist_streaming_audience(artist_uuid, STREAMING_PLATFORM, start, end)
             except SoundchartsNotFound:
                 missing += 1  # no streaming profile on the platform: nothing to report, not an error
                 continue
