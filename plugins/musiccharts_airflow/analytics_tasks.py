@@ -247,12 +247,14 @@ def export_performance(run: dict[str, Any]) -> list[str]:
     return [str(path) for path in write_partition(base, "performance", end, rows)]
 
 
+#: Share of failed batches, over the streaming and airplay fetches together, above which the run's fetch
+#: summary fails (the reports are computed anyway, over what is stored).
+FETCH_FAILURE_THRESHOLD = 0.5
+
 #: Artists per mapped fetch instance, and the most instances one run maps.
 STREAMING_BATCH_SIZE = 25
 STREAMING_MAX_BATCHES = 200
 STREAMING_PLATFORM = "spotify"
-#: Share of failed fetch batches above which the run's summary fails (the reports are computed anyway).
-STREAMING_FAILURE_THRESHOLD = 0.5
 
 
 def _period(cadence: str, params: Mapping[str, Any], run_after: datetime | None = None) -> tuple[date, date]:
