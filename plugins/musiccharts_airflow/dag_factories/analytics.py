@@ -275,8 +275,8 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
             select=partial(_select_missing_airplay, cadence),
             fetch=partial(_fetch_airplay, cadence),
             limits=_airplay_limits,
-            plan_doc="Artists with days of the period that have no stored radio spins, in batches.",
-            fetch_doc="Each missing day's broadcast groups (every page), summed over stations and stored.",
+            plan_doc="Artists with days of the period unstored or not settled yet (radio spins), in batches.",
+            fetch_doc="Each such day's broadcast groups (every page), summed over stations and stored.",
         )
         fetched = summarise_batches(
             streaming, airplay, failure_threshold=_fetch_failure_threshold, task_id="summarise_fetches"
