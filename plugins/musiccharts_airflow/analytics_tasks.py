@@ -247,12 +247,14 @@ def export_performance(run: dict[str, Any]) -> list[str]:
     return [str(path) for path in write_partition(base, "performance", end, rows)]
 
 
+#: Share of failed batches, over the streaming and airplay fetches together, above which the run's fetch
+#: summary fails (the reports are computed anyway, over what is stored).
+FETCH_FAILURE_THRESHOLD = 0.5
+
 #: Artists per mapped fetch instance, and the most instances one run maps.
 STREAMING_BATCH_SIZE = 25
 STREAMING_MAX_BATCHES = 200
 STREAMING_PLATFORM = "spotify"
-#: Share of failed fetch batches above which the run's summary fails (the reports are computed anyway).
-STREAMING_FAILURE_THRESHOLD = 0.5
 
 
 def _period(cadence: str, params: Mapping[str, Any], run_after: datetime | None = None) -> tuple[date, date]:
@@ -288,13 +290,13 @@ def fetch_streaming(cadence: str, ids: list[str], params: Mapping[str, Any]) -> 
     from musiccharts.soundcharts.errors import SoundchartsNotFound
     from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
 
-    client = SoundchartsHook().get_conn()
+    hook = SoundchartsHook()
     start, end = _period(cadence, params)
     written = missing = 0
     with _connect() as conn:
         for artist_uuid in ids:
             try:
-                points = client.get_artist_streaming_audience(artist_uuid, STREAMING_PLATFORM, start, end)
+                points = hook.get_artist_streaming_audience(artist_uuid, STREAMING_PLATFORM, start, end)
             except SoundchartsNotFound:
                 missing += 1  # no streaming profile on the platform: nothing to report, not an error
                 continue
@@ -322,27 +324,48 @@ def _airplay_period(cadence: str, params: Mapping[str, Any]) -> tuple[date, date
     return start, min(end, datetime.now(UTC).date() - timedelta(days=1))
 
 
-def select_missing_airplay(cadence: str, params: Mapping[str, Any]) -> list[str]:
-    """Artists with at least one day of the period without stored airplay."""
-    from musiccharts.analytics.performance import artists_missing_airplay
+def _airplay_unsettled_from() -> date:
+    """First day of the settle window (analytics.yaml ``airplay.settle_days``): fetched on every run."""
+    from datetime import timedelta
 
+    from musiccharts.analytics.config import load_analytics_config
+
+    settle_days = load_analytics_config().airplay.settle_days
+    return datetime.now(UTC).date() - timedelta(days=settle_days)
+
+
+def select_missing_airplay(cadence: str, params: Mapping[str, Any]) -> list[str]:
+    """Artists with at least one day of the period to fetch: without stored airplay, or not settled yet.
+    Empty when the by-hand ``platforms`` Param leaves airplay out (its report would not be computed)."""
+    from musiccharts.analytics.performance import AIRPLAY_PLATFORM, artists_missing_airplay
+
+    platforms = params.get("platforms") or []
+    if platforms and AIRPLAY_PLATFORM not in platforms:
+        log.info("airplay not among the selected platforms %s: nothing fetched", platforms)
+        return []
     start, end = _airplay_period(cadence, params)
     with _connect() as conn:
-        return sorted(artists_missing_airplay(conn, start, end, params.get("artist_uuids") or None))
+        return sorted(
+            artists_missing_airplay(
+                conn, start, end, params.get("artist_uuids") or None, _airplay_unsettled_from()
+            )
+        )
 
 
 def fetch_airplay(cadence: str, ids: list[str], params: Mapping[str, Any]) -> dict[str, int]:
-    """For each artist of the batch and each day it lacks: every page of that day's broadcast groups,
-    summed over stations and stored (one request per day: the endpoint only totals a whole period)."""
+    """For each artist of the batch and each day it lacks or that has not settled: every page of that day's
+    broadcast groups, summed over stations and stored (one request per day: the endpoint only totals a whole
+    period). A re-fetched unsettled day's answer replaces the stored value."""
     from musiccharts.analytics.performance import artists_missing_airplay, daily_spins, store_artist_airplay
     from musiccharts.soundcharts.errors import SoundchartsNotFound
     from musiccharts_airflow.hooks.soundcharts import SoundchartsHook
 
     hook = SoundchartsHook()
     start, end = _airplay_period(cadence, params)
+    unsettled_from = _airplay_unsettled_from()
     written = missing = days_fetched = 0
     with _connect() as conn:
-        for artist_uuid, days in artists_missing_airplay(conn, start, end, ids).items():
+        for artist_uuid, days in artists_missing_airplay(conn, start, end, ids, unsettled_from).items():
             spins = []
             try:
                 for day in days:

@@ -90,12 +90,21 @@ class ExportSettings(BaseModel):
     bump_chart_periods: int = Field(ge=2)
 
 
+class AirplaySettings(BaseModel):
+    model_config = _STRICT
+
+    #: Days before today whose radio spins are fetched again on every run (Soundcharts may still be crawling
+    #: them, so an empty answer is not final); older days are fetched once. 0 = every day fetched once.
+    settle_days: int = Field(default=3, ge=0, le=30)
+
+
 class AnalyticsConfig(BaseModel):
     model_config = _STRICT
 
     fraud: FraudThresholds
     health: HealthThresholds
     exports: ExportSettings
+    airplay: AirplaySettings = Field(default_factory=AirplaySettings)
 
 
 def analytics_file() -> Path:

@@ -278,21 +278,33 @@ SELECT a.uuid, array_agg(d.day::date ORDER BY d.day)
 FROM artists a
 CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS d(day)
 WHERE (%(uuids)s::text[] IS NULL OR a.uuid = ANY(%(uuids)s::text[]))
-  AND NOT EXISTS (SELECT FROM artist_airplay p WHERE p.artist_id = a.id AND p.date = d.day::date)
+  AND (d.day::date >= %(unsettled_from)s::date
+       OR NOT EXISTS (SELECT FROM artist_airplay p WHERE p.artist_id = a.id AND p.date = d.day::date))
 GROUP BY a.uuid
 ORDER BY a.uuid
 """
 
 
 def artists_missing_airplay(
-    conn: psycopg.Connection, start: date, end: date, uuids: Sequence[str] | None = None
+    conn: psycopg.Connection,
+    start: date,
+    end: date,
+    uuids: Sequence[str] | None = None,
+    unsettled_from: date | None = None,
 ) -> dict[str, list[date]]:
-    """Per artist uuid, the days of ``[start, end]`` without stored airplay (artists missing none: absent)."""
+    """Per artist uuid, the days of ``[start, end]`` to fetch (artists with none: absent): days without stored
+    airplay, and every day from ``unsettled_from`` on even when stored (Soundcharts may still be crawling
+    them: a stored 0 there may only mean "not crawled yet")."""
     if end < start:
         return {}
     rows = conn.execute(
         _MISSING_AIRPLAY_SQL,
-        {"start": start, "end": end, "uuids": [u.lower() for u in uuids] if uuids else None},
+        {
+            "start": start,
+            "end": end,
+            "uuids": [u.lower() for u in uuids] if uuids else None,
+            "unsettled_from": unsettled_from,
+        },
     ).fetchall()
     return {uuid: list(days) for uuid, days in rows}
 

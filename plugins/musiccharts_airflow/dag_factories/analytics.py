@@ -192,10 +192,10 @@ def _streaming_limits() -> Any:
     return streaming_limits()
 
 
-def _streaming_failure_threshold() -> float:
-    from musiccharts_airflow.analytics_tasks import STREAMING_FAILURE_THRESHOLD
+def _fetch_failure_threshold() -> float:
+    from musiccharts_airflow.analytics_tasks import FETCH_FAILURE_THRESHOLD
 
-    return STREAMING_FAILURE_THRESHOLD
+    return FETCH_FAILURE_THRESHOLD
 
 
 def _select_missing_airplay(cadence: str, params: Any) -> list[str]:
@@ -275,11 +275,11 @@ def build_performance_dag(cadence: str, cron: str, doc_md: str) -> DAG:
             select=partial(_select_missing_airplay, cadence),
             fetch=partial(_fetch_airplay, cadence),
             limits=_airplay_limits,
-            plan_doc="Artists with days of the period that have no stored radio spins, in batches.",
-            fetch_doc="Each missing day's broadcast groups (every page), summed over stations and stored.",
+            plan_doc="Artists with days of the period unstored or not settled yet (radio spins), in batches.",
+            fetch_doc="Each such day's broadcast groups (every page), summed over stations and stored.",
         )
         fetched = summarise_batches(
-            streaming, airplay, failure_threshold=_streaming_failure_threshold, task_id="summarise_fetches"
+            streaming, airplay, failure_threshold=_fetch_failure_threshold, task_id="summarise_fetches"
         )
 
         # ALL_DONE: a report over what is stored is still worth having when some fetches failed.

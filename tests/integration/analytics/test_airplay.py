@@ -9,7 +9,7 @@ The simulator's spins are a closed form (``Catalogue.airplay_spins``): station k
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import psycopg
 import pytest
@@ -155,3 +155,69 @@ def test_airplay_report_of_a_known_series(clean_product_db):
             " FROM performance_reports"
         ).fetchone()
     assert row == ("artist", "airplay", 40, 55, 15, 37.5, 32.5, 55, 4)
+
+
+def artist_7_spins(day: date) -> int:
+    """The simulator's daily total for artist 7 (see the module docstring)."""
+    return 366 + (day.toordinal() + 3) % 4
+
+
+def test_unsettled_days_are_fetched_again_and_older_days_once(airflow_connections, sim):
+    from musiccharts_airflow.analytics_tasks import fetch_airplay, select_missing_airplay
+
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in range(6, 0, -1)]  # 6 days ago .. yesterday
+    artist_uuid = sim.catalogue.artist_uuid(7)
+    params = {
+        "period_start": days[0].isoformat(),
+        "period_end": days[-1].isoformat(),
+        "artist_uuids": [artist_uuid],
+    }
+    with psycopg.connect(airflow_connections) as conn:
+        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated')", (artist_uuid,))
+
+    # Soundcharts has crawled up to 4 days ago: the last 3 days (the default settle window) answer empty.
+    sim.state.set_now(datetime.combine(today - timedelta(days=3), time(13), UTC))
+    assert fetch_airplay("weekly", [artist_uuid], params)["days_fetched"] == 6
+    with psycopg.connect(airflow_connections) as conn:
+        first = conn.execute("SELECT date, play_count FROM artist_airplay ORDER BY date").fetchall()
+    assert first == [(day, artist_7_spins(day)) for day in days[:3]] + [(day, 0) for day in days[3:]]
+
+    # Crawl finished: the 3 unsettled days are asked again and their real counts replace the stored 0s;
+    # the 3 older days are final and not asked again.
+    sim.state.set_now(datetime.now(UTC))
+    assert select_missing_airplay("weekly", params) == [artist_uuid]
+    calls_before = sim.state.call_count("artist_broadcast_groups")
+    summary = fetch_airplay("weekly", [artist_uuid], params)
+    assert (summary["days_fetched"], summary["rows_written"]) == (3, 3)
+    assert sim.state.call_count("artist_broadcast_groups") - calls_before == 6  # 3 days x 2 pages
+    with psycopg.connect(airflow_connections) as conn:
+        second = conn.execute("SELECT date, play_count FROM artist_airplay ORDER BY date").fetchall()
+    assert second == [(day, artist_7_spins(day)) for day in days]
+
+
+def test_days_before_the_settle_window_are_not_asked_again(clean_product_db):
+    artist = "11e81bcc-9c1c-ce38-b96b-a0369fe50396"
+    with psycopg.connect(clean_product_db) as conn:
+        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'A')", (artist,))
+        store_artist_airplay(conn, artist, [(OCT_1 + timedelta(days=i), 0) for i in range(4)])
+        unsettled = artists_missing_airplay(
+            conn, OCT_1, OCT_1 + timedelta(days=4), None, OCT_1 + timedelta(days=2)
+        )
+        settled = artists_missing_airplay(conn, OCT_1, OCT_1 + timedelta(days=4))
+    assert unsettled == {artist: [OCT_1 + timedelta(days=i) for i in (2, 3, 4)]}
+    assert settled == {artist: [OCT_1 + timedelta(days=4)]}
+
+
+@pytest.mark.parametrize(("platforms", "selected"), [([], True), (["airplay"], True), (["spotify"], False)])
+def test_airplay_is_fetched_only_when_the_platforms_param_allows_it(
+    airflow_connections, sim, platforms, selected
+):
+    from musiccharts_airflow.analytics_tasks import select_missing_airplay
+
+    artist_uuid = sim.catalogue.artist_uuid(7)
+    with psycopg.connect(airflow_connections) as conn:
+        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated')", (artist_uuid,))
+    params = {"period_start": "2026-10-05", "period_end": "2026-10-11", "platforms": platforms}
+
+    assert select_missing_airplay("weekly", params) == ([artist_uuid] if selected else [])

@@ -76,3 +76,20 @@ def test_unknown_platform_is_refused(client, sim_now):
         client.get_artist_streaming_audience(
             sim_now.catalogue.artist_uuid(7), "napster", date(2026, 11, 1), date(2026, 11, 2)
         )
+
+
+@pytest.mark.parametrize("refusal", ["credentials", "quota"])
+def test_fetch_task_fails_at_once_on_refused_credentials_or_quota(airflow_connections, sim, refusal):
+    """Through the hook: 401/403 and an exhausted quota are AirflowFailException (no task retry)."""
+    from musiccharts_airflow.analytics_tasks import fetch_streaming
+    from musiccharts_airflow.hooks.soundcharts import SoundchartsAuthFailed, SoundchartsQuotaFailed
+
+    if refusal == "credentials":
+        sim.state.set_credentials("another-app", "another-key")
+    else:
+        sim.state.set_quota(0)
+    params = {"period_start": "2026-10-01", "period_end": "2026-10-31"}
+    expected = SoundchartsAuthFailed if refusal == "credentials" else SoundchartsQuotaFailed
+
+    with pytest.raises(expected):
+        fetch_streaming("monthly", [sim.catalogue.artist_uuid(7)], params)

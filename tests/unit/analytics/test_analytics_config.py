@@ -22,10 +22,12 @@ def test_every_bad_field_is_named_with_its_section():
     document = shipped()
     document["fraud"]["burst_z"] = -1
     document["exports"]["bump_chart_top"] = 0
+    document["airplay"]["settle_days"] = -1
     with pytest.raises(ConfigError) as error:
         parse_analytics_config(yaml.safe_dump(document), source="analytics.yaml")
     assert "field 'fraud.burst_z'" in str(error.value)
     assert "field 'exports.bump_chart_top'" in str(error.value)
+    assert "field 'airplay.settle_days'" in str(error.value)
 
 
 @pytest.mark.parametrize("text", ["fraud: [1, 2", "- a list\n- not sections\n"])
