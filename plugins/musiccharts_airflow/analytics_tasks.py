@@ -276,9 +276,16 @@ def streaming_limits():
 
 
 def select_missing_streaming(cadence: str, params: Mapping[str, Any]) -> list[str]:
-    """Artists whose streaming audience is missing on the period's last day."""
-    from musiccharts.analytics.performance import artists_missing_streaming
+    """Artists whose streaming audience is missing on the period's last day.
+    Empty when the by-hand ``platforms`` Param leaves the streaming platform out (its report would not be
+    computed, so the fetch would only spend quota)."""
+    from musiccharts.analytics.performance import STREAMING_SUFFIX, artists_missing_streaming
 
+    platforms = params.get("platforms") or []
+    reported_as = STREAMING_PLATFORM + STREAMING_SUFFIX  # the platform name of its report rows
+    if platforms and reported_as not in platforms:
+        log.info("%s not among the selected platforms %s: nothing fetched", reported_as, platforms)
+        return []
     _, end = _period(cadence, params)
     with _connect() as conn:
         return artists_missing_streaming(conn, STREAMING_PLATFORM, end, params.get("artist_uuids") or None)

@@ -221,3 +221,19 @@ def test_airplay_is_fetched_only_when_the_platforms_param_allows_it(
     params = {"period_start": "2026-10-05", "period_end": "2026-10-11", "platforms": platforms}
 
     assert select_missing_airplay("weekly", params) == ([artist_uuid] if selected else [])
+
+
+@pytest.mark.parametrize(
+    ("platforms", "selected"), [([], True), (["spotify:streaming"], True), (["airplay", "spotify"], False)]
+)
+def test_streaming_audience_is_fetched_only_when_the_platforms_param_allows_it(
+    airflow_connections, sim, platforms, selected
+):
+    from musiccharts_airflow.analytics_tasks import select_missing_streaming
+
+    artist_uuid = sim.catalogue.artist_uuid(7)
+    with psycopg.connect(airflow_connections) as conn:
+        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated')", (artist_uuid,))
+    params = {"period_start": "2026-10-05", "period_end": "2026-10-11", "platforms": platforms}
+
+    assert select_missing_streaming("weekly", params) == ([artist_uuid] if selected else [])
