@@ -194,9 +194,13 @@ def test_compressed_uploads_and_samples_are_decoded_as_acrcloud_does(acr):
     assert scanned["state"] == 1 and scanned["results"]["music"][0]["played_duration"] == 15
     body = identify(acr, encode_audio(recording_wav(RecordingKind.ORIGINAL, SONG, 12), "m4a"))
     assert body["status"]["code"] == 0 and body["metadata"]["music"]
-    # An MP3 decodes (it is no -2 decode error) but its marks do not survive the codec: no results.
+    # An MP3 decodes (state 1, not the -2 decode error) but its marks do not survive the codec: no music or
+    # cover match, only the AI-detection verdict that every decoded file gets.
     mp3 = encode_audio(recording_wav(RecordingKind.HUMAN_UNKNOWN, SONG, 5), "mp3")
-    assert wait_finished(acr, upload(acr, mp3, "song.mp3")["id"])["state"] in (-1, 1)
+    scanned_mp3 = wait_finished(acr, upload(acr, mp3, "song.mp3")["id"])
+    assert scanned_mp3["state"] == 1
+    assert (scanned_mp3["results"]["music"], scanned_mp3["results"]["cover_songs"]) == ([], [])
+    assert len(scanned_mp3["results"]["ai_detection"]) == 1
     assert wait_finished(acr, upload(acr, flac[:12] + b"garbage" * 50, "bad.flac")["id"])["state"] == -2
 
 
