@@ -187,7 +187,8 @@ def make_run() -> Iterator[MakeRun]:
 
 def test_start_up_prints_and_logs_no_secret_and_keeps_them_private(make_run: MakeRun) -> None:
     secrets = make_run.secrets()
-    assert len(secrets) == 4 and all(len(value) >= 12 for value in secrets.values())
+    # Fernet key, JWT and API secrets, the ACRCloud callback token, the admin password.
+    assert len(secrets) == 5 and all(len(value) >= 12 for value in secrets.values())
     printed = make_run.text()
     # The admin password is shown once, on the terminal, the way Airflow's simple auth manager does.
     assert printed.count(secrets["admin password"]) == 1

@@ -168,9 +168,12 @@ def test_analyses_need_the_analysis_dag(api_client, as_charts_viewer, as_fraud_v
 def test_dashboard_sync_alerts_and_backup(api_client, as_viewer, ui_environment):
     body = api_client.get(PREFIX + "/api/dashboard", headers=as_viewer).json()
     sync = body["sync"]
-    # Latest period of each chart: ui-daily's is missing (yesterday), ui-other and ui-secret are stored.
-    assert sync["charts"] == 3 and sync["counts"]["stored"] == 2 and sync["counts"]["missing"] == 1
-    assert [(p["slug"], p["status"]) for p in sync["problems"]] == [(ui_seed.DAILY, "missing")]
+    # Latest period of each chart: ui-other and ui-secret are stored; ui-daily's (yesterday) is missing, or
+    # waiting once the browser tests (same package environment, run first) have queued its backfill run.
+    [(slug, status)] = [(p["slug"], p["status"]) for p in sync["problems"]]
+    assert slug == ui_seed.DAILY and status in ("missing", "waiting")
+    assert sync["charts"] == 3 and sync["counts"]["stored"] == 2 and sync["counts"][status] == 1
+    assert sum(sync["counts"].values()) == 3
     alerts = body["alerts"]
     assert [i["check_name"] for i in alerts["health_incidents"]] == ["redis.ping"]
     # Flags of the last 7 days: the spotify one (3 days old); the others are 8 and 20 days old.
