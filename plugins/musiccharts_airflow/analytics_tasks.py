@@ -275,16 +275,22 @@ def streaming_limits():
     return BatchLimits(batch_size=STREAMING_BATCH_SIZE, max_batches=STREAMING_MAX_BATCHES)
 
 
+def _report_asked_for(platform: str, params: Mapping[str, Any]) -> bool:
+    """False when the by-hand ``platforms`` Param leaves ``platform`` out: fetching would only spend quota."""
+    platforms = params.get("platforms") or []
+    if platforms and platform not in platforms:
+        log.info("%s not among the selected platforms %s: nothing fetched", platform, platforms)
+        return False
+    return True
+
+
 def select_missing_streaming(cadence: str, params: Mapping[str, Any]) -> list[str]:
     """Artists whose streaming audience is missing on the period's last day.
     Empty when the by-hand ``platforms`` Param leaves the streaming platform out (its report would not be
     computed, so the fetch would only spend quota)."""
     from musiccharts.analytics.performance import STREAMING_SUFFIX, artists_missing_streaming
 
-    platforms = params.get("platforms") or []
-    reported_as = STREAMING_PLATFORM + STREAMING_SUFFIX  # the platform name of its report rows
-    if platforms and reported_as not in platforms:
-        log.info("%s not among the selected platforms %s: nothing fetched", reported_as, platforms)
+    if not _report_asked_for(STREAMING_PLATFORM + STREAMING_SUFFIX, params):  # its report rows' platform
         return []
     _, end = _period(cadence, params)
     with _connect() as conn:
@@ -346,9 +352,7 @@ def select_missing_airplay(cadence: str, params: Mapping[str, Any]) -> list[str]
     Empty when the by-hand ``platforms`` Param leaves airplay out (its report would not be computed)."""
     from musiccharts.analytics.performance import AIRPLAY_PLATFORM, artists_missing_airplay
 
-    platforms = params.get("platforms") or []
-    if platforms and AIRPLAY_PLATFORM not in platforms:
-        log.info("airplay not among the selected platforms %s: nothing fetched", platforms)
+    if not _report_asked_for(AIRPLAY_PLATFORM, params):
         return []
     start, end = _airplay_period(cadence, params)
     with _connect() as conn:

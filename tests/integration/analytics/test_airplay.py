@@ -21,35 +21,14 @@ from musiccharts.analytics.performance import (
     refresh_performance,
     store_artist_airplay,
 )
-from musiccharts.soundcharts.client import SoundchartsClient
 from musiccharts.soundcharts.errors import SoundchartsNotFound
 from musiccharts.soundcharts.models import ArtistBroadcastGroupsPage, PayloadValidationError, parse_payload
 from tests.paths import DOCUMENTED
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
 DOCUMENTED_RESPONSE = DOCUMENTED / "soundcharts_get_artist_broadcast_groups.json"
 OCT_1 = date(2026, 10, 1)  # ordinal % 4 == 2: total 366 + 1 = 367; zeros at k = 3 mod 4 (61) -> 184 stations
-
-
-@pytest.fixture
-def sim_now(sim):
-    sim.state.set_now(NOW)
-    return sim
-
-
-@pytest.fixture
-def client(sim_now):
-    with SoundchartsClient(
-        sim_now.base_url,
-        sim_now.app_id,
-        sim_now.api_key,
-        timeout=(2, 5),
-        backoff_base=0.01,
-        sleep=lambda _: None,
-    ) as instance:
-        yield instance
 
 
 def get(sim, artist_uuid: str, **params):
@@ -209,31 +188,26 @@ def test_days_before_the_settle_window_are_not_asked_again(clean_product_db):
     assert settled == {artist: [OCT_1 + timedelta(days=4)]}
 
 
-@pytest.mark.parametrize(("platforms", "selected"), [([], True), (["airplay"], True), (["spotify"], False)])
-def test_airplay_is_fetched_only_when_the_platforms_param_allows_it(
-    airflow_connections, sim, platforms, selected
-):
-    from musiccharts_airflow.analytics_tasks import select_missing_airplay
-
-    artist_uuid = sim.catalogue.artist_uuid(7)
-    with psycopg.connect(airflow_connections) as conn:
-        conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated')", (artist_uuid,))
-    params = {"period_start": "2026-10-05", "period_end": "2026-10-11", "platforms": platforms}
-
-    assert select_missing_airplay("weekly", params) == ([artist_uuid] if selected else [])
-
-
 @pytest.mark.parametrize(
-    ("platforms", "selected"), [([], True), (["spotify:streaming"], True), (["airplay", "spotify"], False)]
+    ("selector", "platforms", "selected"),
+    [
+        ("select_missing_airplay", [], True),
+        ("select_missing_airplay", ["airplay"], True),
+        ("select_missing_airplay", ["spotify"], False),
+        ("select_missing_streaming", [], True),
+        ("select_missing_streaming", ["spotify:streaming"], True),
+        ("select_missing_streaming", ["airplay", "spotify"], False),
+    ],
 )
-def test_streaming_audience_is_fetched_only_when_the_platforms_param_allows_it(
-    airflow_connections, sim, platforms, selected
+def test_a_fetch_runs_only_when_the_platforms_param_asks_for_its_report(
+    airflow_connections, sim, selector, platforms, selected
 ):
-    from musiccharts_airflow.analytics_tasks import select_missing_streaming
+    from musiccharts_airflow import analytics_tasks
 
     artist_uuid = sim.catalogue.artist_uuid(7)
     with psycopg.connect(airflow_connections) as conn:
         conn.execute("INSERT INTO artists (uuid, name) VALUES (%s, 'Simulated')", (artist_uuid,))
     params = {"period_start": "2026-10-05", "period_end": "2026-10-11", "platforms": platforms}
 
-    assert select_missing_streaming("weekly", params) == ([artist_uuid] if selected else [])
+    select_missing = getattr(analytics_tasks, selector)
+    assert select_missing("weekly", params) == ([artist_uuid] if selected else [])

@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 import requests
 
-from musiccharts.soundcharts.client import SoundchartsClient
 from musiccharts.soundcharts.errors import SoundchartsRequestError
 from musiccharts.soundcharts.models import ArtistStreamingPage, parse_payload
+from tests.integration.analytics.conftest import NOW
 from tests.paths import RECORDED as RECORDED_DIR
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2026, 11, 29, 13, 0, tzinfo=UTC)
 RECORDED = RECORDED_DIR / "soundcharts_get_artists_streaming_audience.json"
-
-
-@pytest.fixture
-def sim_now(sim):
-    sim.state.set_now(NOW)
-    return sim
-
-
-@pytest.fixture
-def client(sim_now):
-    with SoundchartsClient(
-        sim_now.base_url,
-        sim_now.app_id,
-        sim_now.api_key,
-        timeout=(2, 5),
-        backoff_base=0.01,
-        sleep=lambda _: None,
-    ) as instance:
-        yield instance
 
 
 def test_every_window_and_page_is_fetched_newest_first(client, sim_now):
