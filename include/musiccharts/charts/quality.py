@@ -23,6 +23,18 @@ def _require_aware(name: str, value: datetime) -> None:
         raise ValueError(f"{name} must be timezone-aware, got {value!r}")
 
 
+#: Complete rankings of one chart dated in ``[start, end)``: non-empty, with as many entries stored (counted
+#: from the entries themselves) as the API announced. The one definition of "complete" for both readers below.
+_COMPLETE_RANKING_DATES_SQL = """
+    SELECT r.ranking_date FROM rankings r JOIN charts c ON c.id = r.chart_id
+    WHERE c.slug = %(slug)s
+      AND r.ranking_date >= %(start)s AND r.ranking_date < %(end)s
+      AND r.expected_entries > 0
+      AND r.entry_count = r.expected_entries
+      AND (SELECT count(*) FROM ranking_entries e WHERE e.ranking_id = r.id) = r.expected_entries
+"""
+
+
 def is_period_complete(
     conn: psycopg.Connection, chart_slug: str, period_start: datetime, period_end: datetime
 ) -> bool:
@@ -34,16 +46,7 @@ def is_period_complete(
     _require_aware("period_start", period_start)
     _require_aware("period_end", period_end)
     row = conn.execute(
-        """
-        SELECT EXISTS (
-            SELECT 1 FROM rankings r JOIN charts c ON c.id = r.chart_id
-            WHERE c.slug = %(slug)s
-              AND r.ranking_date >= %(start)s AND r.ranking_date < %(end)s
-              AND r.expected_entries > 0
-              AND r.entry_count = r.expected_entries
-              AND (SELECT count(*) FROM ranking_entries e WHERE e.ranking_id = r.id) = r.expected_entries
-        )
-        """,
+        f"SELECT EXISTS ({_COMPLETE_RANKING_DATES_SQL})",
         {"slug": chart_slug, "start": period_start, "end": period_end},
     ).fetchone()
     return bool(row[0])
@@ -57,15 +60,7 @@ def complete_ranking_dates(
     _require_aware("start", start)
     _require_aware("end", end)
     rows = conn.execute(
-        """
-        SELECT r.ranking_date FROM rankings r JOIN charts c ON c.id = r.chart_id
-        WHERE c.slug = %(slug)s
-          AND r.ranking_date >= %(start)s AND r.ranking_date < %(end)s
-          AND r.expected_entries > 0
-          AND r.entry_count = r.expected_entries
-          AND (SELECT count(*) FROM ranking_entries e WHERE e.ranking_id = r.id) = r.expected_entries
-        """,
-        {"slug": chart_slug, "start": start, "end": end},
+        _COMPLETE_RANKING_DATES_SQL, {"slug": chart_slug, "start": start, "end": end}
     ).fetchall()
     return [row[0] for row in rows]
 
