@@ -74,6 +74,26 @@ def upgrade(dsn: str, revision: str = "head") -> str | None:
     return reached
 
 
+def downgrade(dsn: str, revision: str) -> str | None:
+    """Migrate the database at ``dsn`` back to ``revision``, in one transaction; return the revision reached.
+
+    For an operator undoing a release and for the migration tests: every downgrade must restore its schema.
+    """
+    from alembic import command
+    from sqlalchemy import text
+
+    engine = _engine(dsn)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            command.downgrade(_alembic_config(connection), revision)
+    finally:
+        engine.dispose()
+    reached = current_revision(dsn)
+    log.info("product database at revision %s", reached)
+    return reached
+
+
 def current_revision(dsn: str) -> str | None:
     """The revision the database is at, or None when it has never been migrated."""
     from alembic.runtime.migration import MigrationContext

@@ -12,7 +12,14 @@ import psycopg
 import pytest
 
 from musiccharts.db.connection import connect, to_libpq_dsn
-from musiccharts.db.migrate import current_revision, data_tables, head_revision, truncate_all, upgrade
+from musiccharts.db.migrate import (
+    current_revision,
+    data_tables,
+    downgrade,
+    head_revision,
+    truncate_all,
+    upgrade,
+)
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -109,10 +116,6 @@ def foreign_keys_of(dsn: str, table: str) -> list[str]:
 
 
 def test_0002_replaces_the_row_level_keys_of_entries_and_exits_and_downgrades_back(scratch_dsn):
-    from alembic import command
-
-    from musiccharts.db import migrate
-
     assert upgrade(scratch_dsn, "0001") == "0001"
     at_0001 = schema_fingerprint(scratch_dsn)
     assert foreign_keys_of(scratch_dsn, "ranking_entries") == [
@@ -126,21 +129,12 @@ def test_0002_replaces_the_row_level_keys_of_entries_and_exits_and_downgrades_ba
     assert foreign_keys_of(scratch_dsn, "chart_exits") == []
     assert foreign_keys_of(scratch_dsn, "rankings") == ["rankings_chart_id_fkey"]  # untouched
 
-    engine = migrate._engine(scratch_dsn)
-    try:
-        with engine.begin() as connection:
-            command.downgrade(migrate._alembic_config(connection), "0001")
-    finally:
-        engine.dispose()
+    downgrade(scratch_dsn, "0001")
     assert current_revision(scratch_dsn) == "0001"
     assert schema_fingerprint(scratch_dsn) == at_0001
 
 
 def test_0003_moves_artist_audience_values_to_named_metrics_and_downgrades_back(scratch_dsn):
-    from alembic import command
-
-    from musiccharts.db import migrate
-
     assert upgrade(scratch_dsn, "0002") == "0002"
     at_0002 = schema_fingerprint(scratch_dsn)
     artist = "11e81bcc-9c1c-ce38-b96b-a0369fe50396"
@@ -162,12 +156,7 @@ def test_0003_moves_artist_audience_values_to_named_metrics_and_downgrades_back(
                 (date(2025, 8, 1),),
             )
 
-    engine = migrate._engine(scratch_dsn)
-    try:
-        with engine.begin() as connection:
-            command.downgrade(migrate._alembic_config(connection), "0002")
-    finally:
-        engine.dispose()
+    downgrade(scratch_dsn, "0002")
     assert schema_fingerprint(scratch_dsn) == at_0002
     with connect(scratch_dsn) as conn:
         assert conn.execute("SELECT value FROM artist_audience").fetchall() == [(0,)]
@@ -382,18 +371,9 @@ def test_deleting_a_ranking_cascades_to_its_entries(seeded):
 
 
 def test_0004_song_analysis_downgrades_back(scratch_dsn):
-    from alembic import command
-
-    from musiccharts.db import migrate
-
     before = "0005"  # the revision 0004 follows
     assert upgrade(scratch_dsn, before) == before
     at_before = schema_fingerprint(scratch_dsn)
     assert upgrade(scratch_dsn, "0004") == "0004"
-    engine = migrate._engine(scratch_dsn)
-    try:
-        with engine.begin() as connection:
-            command.downgrade(migrate._alembic_config(connection), before)
-    finally:
-        engine.dispose()
+    downgrade(scratch_dsn, before)
     assert schema_fingerprint(scratch_dsn) == at_before

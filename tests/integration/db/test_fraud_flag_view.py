@@ -14,7 +14,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from musiccharts.db.migrate import current_revision, upgrade
+from musiccharts.db.migrate import current_revision, downgrade, upgrade
 
 pytestmark = pytest.mark.integration
 
@@ -131,19 +131,10 @@ def test_view_unions_audience_flags_and_high_acrcloud_risks(clean_product_db):
 
 
 def test_downgrade_restores_the_audience_only_view(postgres_server):
-    from alembic import command
-
-    from musiccharts.db import migrate
-
     dsn = postgres_server.recreate_database("musiccharts_fraud_view_migration")
     try:
         upgrade(dsn)
-        engine = migrate._engine(dsn)
-        try:
-            with engine.begin() as connection:
-                command.downgrade(migrate._alembic_config(connection), "0007")
-        finally:
-            engine.dispose()
+        downgrade(dsn, "0007")
         assert current_revision(dsn) == "0007"
         with psycopg.connect(dsn) as conn:
             definition = conn.execute("SELECT pg_get_viewdef('fraud_flag_view')").fetchone()[0]
